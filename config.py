@@ -1,0 +1,157 @@
+"""Settings, read from the environment (and an optional `.env` file).
+
+Every variable is documented in README.md ("Configuration"). `create_app()` picks the class
+named by EXCHANGE_ENV (development, production, testing); tests pass overrides directly.
+"""
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+load_dotenv(BASE_DIR / ".env")
+
+
+def _env(name, default=None):
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def _env_bool(name, default=False):
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name, default):
+    return int(_env(name, default))
+
+
+INSTANCE = Path(_env("EXCHANGE_INSTANCE_DIR") or BASE_DIR / "instance")
+
+
+def _secret_key(instance_dir, required):
+    """Return SECRET_KEY from the environment, or one generated once and kept in instance/."""
+    key = _env("SECRET_KEY")
+    if key:
+        return key
+    if required:
+        raise RuntimeError("SECRET_KEY must be set in production (see README, Configuration).")
+    path = Path(instance_dir) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    ENV_NAME = "base"
+    DEBUG = False
+    TESTING = False
+    INSTANCE_DIR = str(INSTANCE)
+
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE / 'exchange.db'}")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # Celery. The default broker needs no server: kombu's filesystem transport under instance/.
+    BROKER_URL = _env("BROKER_URL", _env("REDIS_URL", "filesystem://"))
+    BROKER_FOLDER = _env("BROKER_FOLDER", str(INSTANCE / "broker"))
+
+    # Mail: "outbox" writes .eml files to MAIL_OUTBOX_DIR, "smtp" sends.
+    MAIL_BACKEND = _env("MAIL_BACKEND", "outbox")
+    MAIL_OUTBOX_DIR = _env("MAIL_OUTBOX_DIR", str(INSTANCE / "outbox"))
+    MAIL_SERVER = _env("MAIL_SERVER", "localhost")
+    MAIL_PORT = _env_int("MAIL_PORT", 25)
+    MAIL_USERNAME = _env("MAIL_USERNAME")
+    MAIL_PASSWORD = _env("MAIL_PASSWORD")
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
+    MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 30)
+    MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Exchange <exchange@localhost>")
+    MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 8)
+    MAIL_RETRY_BASE_SECONDS = _env_int("MAIL_RETRY_BASE_SECONDS", 30)
+
+    # Absolute links in mails are built from this (no request exists in the worker).
+    BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")
+
+    BABEL_DEFAULT_LOCALE = _env("DEFAULT_LOCALE", "en")
+    BABEL_DEFAULT_TIMEZONE = _env("DEFAULT_TIMEZONE", "Asia/Shanghai")
+    LANGUAGES = {"en": "English", "zh_Hans_CN": "简体中文"}
+
+    # Sessions and cookies
+    SESSION_COOKIE_NAME = "exchange_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_NAME = "exchange_remember"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_DURATION = timedelta(days=_env_int("REMEMBER_DAYS", 14))
+    SESSION_HOURS = _env_int("SESSION_HOURS", 12)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=SESSION_HOURS)
+    HSTS = True
+    PASSWORD_RESET_HOURS = _env_int("PASSWORD_RESET_HOURS", 2)
+    PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 10)
+    # How many reverse proxies set X-Forwarded-For in front of the app (0: none).
+    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
+
+    # Login throttling (Flask-Limiter). Storage: memory:// for one process, Redis in production.
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_LIMIT_PER_ADDRESS = _env("LOGIN_LIMIT_PER_ADDRESS", "10 per minute;50 per hour")
+    LOGIN_LIMIT_PER_ACCOUNT = _env("LOGIN_LIMIT_PER_ACCOUNT", "20 per 15 minutes")
+
+    MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 10) * 1024 * 1024
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    @classmethod
+    def finalize(cls, settings):
+        """Fill settings that depend on others (called by create_app)."""
+        settings.setdefault("SECRET_KEY", _secret_key(settings["INSTANCE_DIR"], required=False))
+        return settings
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    DEBUG = _env_bool("FLASK_DEBUG", False)
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    HSTS = False
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+    @classmethod
+    def finalize(cls, settings):
+        settings.setdefault("SECRET_KEY", _secret_key(settings["INSTANCE_DIR"], required=True))
+        return settings
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+    HSTS = True
+    MAIL_BACKEND = "memory"
+    MAIL_DISPATCH = "record"  # tests deliver explicitly or through a real worker
+    RATELIMIT_STORAGE_URI = "memory://"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestingConfig,
+}
+
+
+def config_for(name=None):
+    return CONFIGS[name or _env("EXCHANGE_ENV", "development")]

@@ -1,0 +1,85 @@
+"""Exchange: student overseas study exchange management."""
+
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import config_for
+
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config=None, **overrides):
+    """Build the application. `config` is a name ("testing") or a config class."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    cls = config_for(config) if config is None or isinstance(config, str) else config
+    settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
+    settings.update(overrides)
+    cls.finalize(settings)
+    app.config.update(settings)
+    Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
+
+    if app.config["TRUSTED_PROXIES"]:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app):
+    from .core import i18n, security
+    from .core.database import configure_engine
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    i18n.init_app(app)
+    login_manager.init_app(app)
+    security.init_app(app)
+
+    from worker.celery_app import init_celery
+
+    init_celery(app)
+
+    from .mail import dispatch
+
+    dispatch.init_app(app)
+
+
+def register_blueprints(app):
+    from .admin.views import bp as admin_bp
+    from .auth.views import bp as auth_bp
+    from .main.views import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def register_errorhandlers(app):
+    from .core.errors import init_app
+
+    init_app(app)
+
+
+def register_commands(app):
+    from .cli import seed_cli, users_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed_cli)

@@ -1,0 +1,1 @@
+"""Users, roles, units, student profiles and login sessions."""

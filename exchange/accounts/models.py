@@ -1,0 +1,250 @@
+import enum
+import hashlib
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..core.database import UTCDateTime, enum_column, utcnow
+from ..extensions import db
+
+
+class Role(enum.Enum):
+    STUDENT = "student"
+    ADVISOR = "advisor"
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
+
+
+class UnitKind(enum.Enum):
+    SCHOOL = "school"
+    COLLEGE = "college"
+    KEY_LABORATORY = "key_laboratory"
+    DEPARTMENT = "department"
+
+
+class UnitFunction(enum.Enum):
+    """What a member does in a unit: students belong to one, staff may advise or lead it."""
+
+    MEMBER = "member"
+    ADVISOR = "advisor"
+    DEAN = "dean"
+
+
+class DegreeLevel(enum.Enum):
+    BACHELOR = "bachelor"  # EQF 6
+    MASTER = "master"  # EQF 7
+    DOCTORAL = "doctoral"  # EQF 8
+
+    @property
+    def eqf(self):
+        return {"bachelor": 6, "master": 7, "doctoral": 8}[self.value]
+
+
+class CEFR(enum.Enum):
+    A1 = "A1"
+    A2 = "A2"
+    B1 = "B1"
+    B2 = "B2"
+    C1 = "C1"
+    C2 = "C2"
+
+
+def _email_key(email: str) -> str:
+    return email.strip().lower()
+
+
+class Unit(db.Model):
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    name_native: Mapped[str | None] = mapped_column(sa.String(200))
+    kind: Mapped[UnitKind] = mapped_column(enum_column(UnitKind))
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    student_count: Mapped[int | None] = mapped_column(doc="Enrolled students, for indicators")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self):
+        return f"<Unit {self.code}>"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    # Lower-cased copy: the unique key, so Alice@X and alice@x are the same account.
+    email_key: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    locale: Mapped[str | None] = mapped_column(sa.String(16))
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    role_rows: Mapped[list["UserRole"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+    memberships: Mapped[list["UnitMembership"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+    profile: Mapped["StudentProfile | None"] = relationship(
+        back_populates="user", cascade="all, delete-orphan", uselist=False
+    )
+
+    # Set when loaded through a login session; Flask-Login stores it instead of the user id,
+    # so revoking the session row invalidates the session and remember cookies.
+    login_token = None  # type: str | None
+
+    def __init__(self, **kwargs):
+        email = kwargs.get("email")
+        if email is not None:
+            kwargs["email"] = email.strip()
+            kwargs["email_key"] = _email_key(email)
+        super().__init__(**kwargs)
+
+    @staticmethod
+    def email_key_for(email: str) -> str:
+        return _email_key(email)
+
+    def set_email(self, email: str):
+        self.email = email.strip()
+        self.email_key = _email_key(email)
+
+    # Flask-Login
+    @property
+    def is_active(self):
+        return self.active
+
+    def get_id(self):
+        return self.login_token
+
+    @property
+    def roles(self) -> set[Role]:
+        return {row.role for row in self.role_rows}
+
+    def has_role(self, *roles: Role) -> bool:
+        return bool(self.roles & set(roles))
+
+    @property
+    def units(self) -> list[Unit]:
+        return [m.unit for m in self.memberships]
+
+    def unit_ids(self, *functions: UnitFunction) -> set[int]:
+        return {m.unit_id for m in self.memberships if not functions or m.function in functions}
+
+    @property
+    def primary_role(self) -> Role:
+        for role in (Role.ADMIN, Role.COORDINATOR, Role.ADVISOR, Role.STUDENT):
+            if role in self.roles:
+                return role
+        return Role.STUDENT
+
+    def __repr__(self):
+        return f"<User {self.email}>"
+
+
+class UserRole(db.Model):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[Role] = mapped_column(enum_column(Role), primary_key=True)
+
+    user: Mapped[User] = relationship(back_populates="role_rows")
+
+
+class UnitMembership(db.Model):
+    __tablename__ = "unit_memberships"
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), primary_key=True, index=True)
+    function: Mapped[UnitFunction] = mapped_column(
+        enum_column(UnitFunction), default=UnitFunction.MEMBER
+    )
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    unit: Mapped[Unit] = relationship(lazy="joined")
+
+
+class StudentProfile(db.Model):
+    __tablename__ = "student_profiles"
+    __table_args__ = (
+        sa.CheckConstraint("gpa IS NULL OR (gpa >= 0 AND gpa <= gpa_scale)", name="gpa_in_scale"),
+        sa.CheckConstraint("gpa_scale > 0", name="gpa_scale_positive"),
+    )
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    student_number: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
+    degree_level: Mapped[DegreeLevel | None] = mapped_column(enum_column(DegreeLevel))
+    programme: Mapped[str | None] = mapped_column(sa.String(200))
+    gpa: Mapped[Decimal | None] = mapped_column(sa.Numeric(4, 2))
+    gpa_scale: Mapped[Decimal] = mapped_column(sa.Numeric(4, 2), default=Decimal("4.00"))
+
+    user: Mapped[User] = relationship(back_populates="profile")
+    language_results: Mapped[list["LanguageResult"]] = relationship(
+        back_populates="profile", cascade="all, delete-orphan", order_by="LanguageResult.language"
+    )
+
+
+class LanguageResult(db.Model):
+    __tablename__ = "language_results"
+    __table_args__ = (sa.UniqueConstraint("user_id", "language", "test_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("student_profiles.user_id", ondelete="CASCADE"), index=True
+    )
+    language: Mapped[str] = mapped_column(sa.String(8), doc="ISO 639-1 code")
+    level: Mapped[CEFR] = mapped_column(enum_column(CEFR))
+    test_name: Mapped[str] = mapped_column(sa.String(64), default="")
+    score: Mapped[str | None] = mapped_column(sa.String(32))
+    taken_on: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    profile: Mapped[StudentProfile] = relationship(back_populates="language_results")
+
+
+def hash_token(token: str) -> str:
+    """Login and reset tokens are kept hashed: a copy of the database holds no usable token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class LoginSession(db.Model):
+    """One row per login. The browser holds the token; logout or a password change revokes it."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(255))
+
+    user: Mapped[User] = relationship()
+
+
+class PasswordResetToken(db.Model):
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()

@@ -1,0 +1,1 @@
+"""Administration: users, roles, units, the audit log and the mail outbox."""

@@ -1,0 +1,1 @@
+"""Logging in and out, password reset and change, personal preferences."""

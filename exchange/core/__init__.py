@@ -1,0 +1,1 @@
+"""What every feature shares: database types, time, audit, security, i18n, errors."""

@@ -1,0 +1,139 @@
+"""Security baseline: response headers, login sessions that the server can revoke, and the
+role checks used by views."""
+
+import secrets
+from datetime import timedelta
+from functools import wraps
+
+from flask import abort, current_app, request
+from flask_login import current_user, login_required
+
+from ..extensions import db, login_manager
+from .database import utcnow
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+LAST_SEEN_EVERY = timedelta(minutes=5)
+
+
+def init_app(app):
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.login_message = _l("Please log in to see this page.")
+    login_manager.user_loader(load_user)
+    app.after_request(set_security_headers)
+
+
+def set_security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if current_app.config["HSTS"]:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if response.mimetype == "text/html":
+        # Pages carry personal data: never keep them in shared caches or after logout.
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def load_user(token):
+    """Flask-Login stores the login-session token; a revoked or expired one loads nobody."""
+    from ..accounts.models import LoginSession, hash_token
+
+    login = db.session.scalar(
+        db.select(LoginSession).where(LoginSession.token_hash == hash_token(token))
+    )
+    now = utcnow()
+    if login is None or login.revoked_at is not None or login.expires_at <= now:
+        return None
+    user = login.user
+    if not user.active:
+        return None
+    if now - login.last_seen_at > LAST_SEEN_EVERY:
+        login.last_seen_at = now
+        db.session.commit()
+    user.login_token = token
+    return user
+
+
+def start_login_session(user, remember):
+    """Create the server-side record of a new login and return its token."""
+    from ..accounts.models import LoginSession, hash_token
+
+    token = secrets.token_urlsafe(32)
+    lifetime = (
+        current_app.config["REMEMBER_COOKIE_DURATION"]
+        if remember
+        else timedelta(hours=current_app.config["SESSION_HOURS"])
+    )
+    db.session.add(
+        LoginSession(
+            token_hash=hash_token(token),
+            user_id=user.id,
+            expires_at=utcnow() + lifetime,
+            ip=request.remote_addr,
+            user_agent=(request.user_agent.string or "")[:255],
+        )
+    )
+    user.login_token = token
+    return token
+
+
+def revoke_login_sessions(user, *, keep_token=None):
+    """End every login of `user` (except the one holding `keep_token`)."""
+    from ..accounts.models import LoginSession, hash_token
+
+    stmt = (
+        db.update(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    if keep_token:
+        stmt = stmt.where(LoginSession.token_hash != hash_token(keep_token))
+    db.session.execute(stmt)
+
+
+def revoke_current_session(token):
+    from ..accounts.models import LoginSession, hash_token
+
+    db.session.execute(
+        db.update(LoginSession)
+        .where(LoginSession.token_hash == hash_token(token))
+        .values(revoked_at=utcnow())
+    )
+
+
+def roles_required(*roles):
+    """Allow the view to users holding any of `roles`; others get 403."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_roles = roles
+        return wrapped
+
+    return decorator

@@ -1,0 +1,107 @@
+"""Sending one outbox mail, exactly once as far as the outbox can tell, and the relay that
+re-dispatches mails whose task was lost."""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+
+from ..core.database import utcnow
+from ..extensions import db
+from . import backends
+from .models import MailStatus, OutboxMail
+
+log = logging.getLogger(__name__)
+STALE_CLAIM = timedelta(minutes=10)
+
+
+@dataclass
+class Outcome:
+    state: str  # sent | retry | failed | skipped
+    retry_in: int | None = None
+
+
+def _claim(mail_id):
+    """Take the mail for this worker; a second worker (or a duplicate task) gets nothing."""
+    now = utcnow()
+    result = db.session.execute(
+        db.update(OutboxMail)
+        .where(
+            OutboxMail.id == mail_id,
+            OutboxMail.status == MailStatus.PENDING,
+            OutboxMail.next_attempt_at <= now,
+        )
+        .values(status=MailStatus.SENDING, claimed_at=now, attempts=OutboxMail.attempts + 1)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def deliver(mail_id):
+    if not _claim(mail_id):
+        return Outcome("skipped")
+    mail = db.session.get(OutboxMail, mail_id)
+    try:
+        msg = backends.build_message(mail)
+        backends.send(msg)
+    except backends.TemporaryMailError as exc:
+        return _defer(mail, str(exc))
+    except backends.PermanentMailError as exc:
+        mail.status = MailStatus.FAILED
+        mail.last_error = str(exc)
+        db.session.commit()
+        log.warning("mail %s refused permanently: %s", mail_id, exc)
+        return Outcome("failed")
+    mail.status = MailStatus.SENT
+    mail.sent_at = utcnow()
+    mail.message_id = msg["Message-ID"]
+    mail.last_error = None
+    db.session.commit()
+    return Outcome("sent")
+
+
+def _defer(mail, error):
+    cfg = current_app.config
+    mail.last_error = error
+    if mail.attempts >= cfg["MAIL_MAX_ATTEMPTS"]:
+        mail.status = MailStatus.FAILED
+        db.session.commit()
+        log.warning("mail %s failed after %s attempts: %s", mail.id, mail.attempts, error)
+        return Outcome("failed")
+    delay = min(cfg["MAIL_RETRY_BASE_SECONDS"] * 2 ** (mail.attempts - 1), 1800)
+    mail.status = MailStatus.PENDING
+    mail.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    db.session.commit()
+    return Outcome("retry", retry_in=delay)
+
+
+def relay(limit=500):
+    """Re-dispatch pending mails that are due (their task was lost or never published) and
+    release claims of workers that died mid-send. Returns how many were dispatched."""
+    from .dispatch import hand_over
+
+    now = utcnow()
+    db.session.execute(
+        db.update(OutboxMail)
+        .where(OutboxMail.status == MailStatus.SENDING, OutboxMail.claimed_at < now - STALE_CLAIM)
+        .values(status=MailStatus.PENDING)
+    )
+    ids = db.session.scalars(
+        db.select(OutboxMail.id)
+        .where(OutboxMail.status == MailStatus.PENDING, OutboxMail.next_attempt_at <= now)
+        .order_by(OutboxMail.id)
+        .limit(limit)
+    ).all()
+    db.session.commit()
+    if ids:
+        hand_over(ids)
+    return len(ids)
+
+
+def resend(mail):
+    """Put a failed mail back in the queue (admin action)."""
+    mail.status = MailStatus.PENDING
+    mail.attempts = 0
+    mail.next_attempt_at = utcnow()
+    db.session.info.setdefault("outbox_mail_ids", []).append(mail.id)

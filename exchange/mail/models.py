@@ -1,0 +1,40 @@
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..core.database import UTCDateTime, enum_column, utcnow
+from ..extensions import db
+
+
+class MailStatus(enum.Enum):
+    PENDING = "pending"  # written, not yet handed to a backend
+    SENDING = "sending"  # claimed by a worker
+    SENT = "sent"
+    FAILED = "failed"  # permanent refusal, or attempts exhausted
+
+
+class OutboxMail(db.Model):
+    __tablename__ = "outbox_mails"
+    __table_args__ = (sa.Index("ix_outbox_mails_status_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Same key, same mail: a repeated event can never produce a second message.
+    dedup_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    recipient_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    to_address: Mapped[str] = mapped_column(sa.String(254))
+    template: Mapped[str] = mapped_column(sa.String(100))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    body_text: Mapped[str] = mapped_column(sa.Text)
+    body_html: Mapped[str | None] = mapped_column(sa.Text)
+    object_type: Mapped[str | None] = mapped_column(sa.String(64))
+    object_id: Mapped[str | None] = mapped_column(sa.String(64))
+    status: Mapped[MailStatus] = mapped_column(enum_column(MailStatus), default=MailStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[str | None] = mapped_column(sa.String(255))

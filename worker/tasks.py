@@ -1,0 +1,31 @@
+"""Celery tasks. Each one is a thin shell around an exchange operation."""
+
+from celery.utils.log import get_task_logger
+
+from .celery_app import celery
+
+log = get_task_logger(__name__)
+
+
+@celery.task(name="exchange.mail.send", bind=True, max_retries=None)
+def send_mail(self, mail_id: int):
+    from exchange.mail.delivery import deliver
+
+    outcome = deliver(mail_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.state
+
+
+@celery.task(name="exchange.mail.relay")
+def relay_outbox():
+    from exchange.mail.delivery import relay
+
+    return relay()
+
+
+@celery.task(name="exchange.worker.heartbeat")
+def heartbeat():
+    from exchange.core.heartbeat import beat
+
+    beat()
