@@ -113,7 +113,8 @@ class Config:
     @classmethod
     def finalize(cls, settings):
         """Fill settings that depend on others (called by create_app)."""
-        settings.setdefault("SECRET_KEY", _secret_key(settings["INSTANCE_DIR"], required=False))
+        if not settings.get("SECRET_KEY"):
+            settings["SECRET_KEY"] = _secret_key(settings["INSTANCE_DIR"], required=False)
         return settings
 
 
@@ -130,7 +131,8 @@ class ProductionConfig(Config):
 
     @classmethod
     def finalize(cls, settings):
-        settings.setdefault("SECRET_KEY", _secret_key(settings["INSTANCE_DIR"], required=True))
+        if not settings.get("SECRET_KEY"):
+            settings["SECRET_KEY"] = _secret_key(settings["INSTANCE_DIR"], required=True)
         return settings
 
 

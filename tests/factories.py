@@ -1,0 +1,88 @@
+"""factory_boy factories for the models tests need."""
+
+from decimal import Decimal
+
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+
+from exchange.accounts import passwords
+from exchange.accounts.models import (
+    CEFR,
+    DegreeLevel,
+    LanguageResult,
+    Role,
+    StudentProfile,
+    Unit,
+    UnitFunction,
+    UnitKind,
+    UnitMembership,
+    User,
+    UserRole,
+)
+from exchange.extensions import db
+
+PASSWORD = "correct horse battery"
+_HASH = passwords.hash_password(PASSWORD)  # hashing is slow on purpose; do it once
+
+
+class Base(SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = lambda: db.session  # noqa: E731 - resolved at call time
+        sqlalchemy_session_persistence = "commit"
+
+
+class UnitFactory(Base):
+    class Meta:
+        model = Unit
+
+    code = factory.Sequence(lambda n: f"U{n:03d}")
+    name = factory.Sequence(lambda n: f"School number {n}")
+    kind = UnitKind.SCHOOL
+    student_count = 1000
+
+
+class UserFactory(Base):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"user{n}@example.edu")
+    name = factory.Faker("name")
+    password_hash = _HASH
+
+    @classmethod
+    def _create(cls, model_class, *args, roles=(Role.STUDENT,), units=(), function=None,
+                **kwargs):
+        user = model_class(*args, **kwargs)
+        user.role_rows = [UserRole(role=r) for r in roles]
+        fn = function or (UnitFunction.ADVISOR if Role.ADVISOR in roles else UnitFunction.MEMBER)
+        user.memberships = [UnitMembership(unit=u, function=fn) for u in units]
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+
+def student(unit=None, **kwargs):
+    user = UserFactory(roles=(Role.STUDENT,), units=[unit] if unit else [], **kwargs)
+    user.profile = StudentProfile(
+        student_number=f"S{user.id:08d}",
+        degree_level=DegreeLevel.BACHELOR,
+        programme="Physics",
+        gpa=Decimal("3.40"),
+        gpa_scale=Decimal("4.00"),
+        language_results=[LanguageResult(language="en", level=CEFR.B2, test_name="IELTS")],
+    )
+    db.session.commit()
+    return user
+
+
+def advisor(unit, **kwargs):
+    return UserFactory(roles=(Role.ADVISOR,), units=[unit], **kwargs)
+
+
+def coordinator(**kwargs):
+    return UserFactory(roles=(Role.COORDINATOR,), **kwargs)
+
+
+def admin(**kwargs):
+    return UserFactory(roles=(Role.ADMIN,), **kwargs)
