@@ -8,11 +8,12 @@ error instead of quietly falling back to SQLite and the filesystem broker.
 
 import os
 import re
+import tempfile
 import uuid
 from pathlib import Path
 
-import pytest
 import flask_babel
+import pytest
 import sqlalchemy as sa
 from flask import g
 from flask_migrate import upgrade
@@ -113,7 +114,9 @@ def make_app(database_url, tmp_dir, run_id, **overrides):
         "INSTANCE_DIR": str(tmp_dir / "instance"),
         "MAIL_OUTBOX_DIR": str(tmp_dir / "outbox"),
         "BROKER_URL": TEST_REDIS_URL or "filesystem://",
-        "BROKER_FOLDER": str(tmp_dir / "broker"),
+        # One folder per run: Celery keeps its producer pool across apps, so every app of a
+        # run must publish where the worker reads.
+        "BROKER_FOLDER": str(Path(tempfile.gettempdir()) / f"exchange-broker-{run_id}"),
     }
     settings.update(overrides)
     app = create_app("testing", **settings)
@@ -174,17 +177,26 @@ def _rollback(request, app):
 
 
 @pytest.fixture
-def committed_app(scratch_databases, tmp_path, run_id):
+def committed_app(request, scratch_databases, tmp_path, run_id, app):
     """An app on a fresh database whose data is really committed (for workers, live servers
-    and concurrent transactions, which need separate connections)."""
+    and concurrent transactions, which need separate connections). Overrides come from
+    `@pytest.mark.committed(SETTING=value)`."""
+    from worker.celery_app import init_celery
+
+    marker = request.node.get_closest_marker("committed")
+    overrides = dict(marker.kwargs) if marker else {}
     url = scratch_databases.create()
-    app = make_app(url, tmp_path, run_id)
-    migrate_to_head(app)
+    committed = make_app(url, tmp_path, run_id, **overrides)
+    migrate_to_head(committed)
     limiter.reset()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    try:
+        yield committed
+    finally:
+        with committed.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        init_celery(app)  # tasks run against the session app again
+        app.extensions["celery"].conf.task_default_queue = f"exchange-test-{run_id}"
 
 
 @pytest.fixture
