@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: run install install-test test test-sqlite browser-deps lint migrate seed clean
+.PHONY: run install install-test test browser-deps lint migrate seed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -52,12 +52,13 @@ def celery_settings(config):
     }
     if broker.startswith("filesystem://"):
         folder = Path(config["BROKER_FOLDER"])
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         settings["broker_transport_options"] = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         }
     elif broker.startswith(("redis://", "rediss://")):
