@@ -17,10 +17,8 @@ def main():
     env = dict(os.environ, EXCHANGE_ENV=os.environ.get("EXCHANGE_ENV", "development"))
     env.setdefault("BASE_URL", f"http://127.0.0.1:{port}")
     commands = {
-        "web": [str(BIN / "flask"), "--app", "wsgi", "run", "--host", "127.0.0.1",
-                "--port", port],
-        "worker": [str(BIN / "celery"), "-A", "worker", "worker", "--loglevel=INFO",
-                   "--pool=solo"],
+        "web": [str(BIN / "flask"), "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", port],
+        "worker": [str(BIN / "celery"), "-A", "worker", "worker", "--loglevel=INFO", "--pool=solo"],
         "beat": [str(BIN / "celery"), "-A", "worker", "beat", "--loglevel=INFO"],
     }
     procs = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in commands.items()}

@@ -51,8 +51,7 @@ class UserFactory(Base):
     password_hash = _HASH
 
     @classmethod
-    def _create(cls, model_class, *args, roles=(Role.STUDENT,), units=(), function=None,
-                **kwargs):
+    def _create(cls, model_class, *args, roles=(Role.STUDENT,), units=(), function=None, **kwargs):
         user = model_class(*args, **kwargs)
         user.role_rows = [UserRole(role=r) for r in roles]
         fn = function or (UnitFunction.ADVISOR if Role.ADVISOR in roles else UnitFunction.MEMBER)

@@ -56,17 +56,28 @@ def test_admin_creates_a_user_with_roles_and_units(app, dispatched):
     client, me = admin_client(app)
     unit = UnitFactory(code="PHYS")
     token = csrf_token(client, "/admin/users/new")
-    resp = client.post("/admin/users/new", data={
-        "email": "New.Advisor@Example.edu", "name": "New Advisor", "roles": ["advisor", "student"],
-        "units": [str(unit.id)], "function": "advisor", "csrf_token": token})
+    resp = client.post(
+        "/admin/users/new",
+        data={
+            "email": "New.Advisor@Example.edu",
+            "name": "New Advisor",
+            "roles": ["advisor", "student"],
+            "units": [str(unit.id)],
+            "function": "advisor",
+            "csrf_token": token,
+        },
+    )
     assert resp.status_code == 302
     user = db.session.scalar(sa.select(User).where(User.email_key == "new.advisor@example.edu"))
     assert user.roles == {Role.ADVISOR, Role.STUDENT}
-    assert [(m.unit.code, m.function) for m in user.memberships] == [("PHYS",
-                                                                      UnitFunction.ADVISOR)]
+    assert [(m.unit.code, m.function) for m in user.memberships] == [("PHYS", UnitFunction.ADVISOR)]
     assert user.password_hash is None  # they choose it through the invitation
-    assert db.session.scalar(sa.select(PasswordResetToken).where(
-        PasswordResetToken.user_id == user.id)) is not None
+    assert (
+        db.session.scalar(
+            sa.select(PasswordResetToken).where(PasswordResetToken.user_id == user.id)
+        )
+        is not None
+    )
     assert len(dispatched) == 1
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "user.created"))
     assert event.actor_id == me.id and event.details["roles"] == ["advisor", "student"]
@@ -76,20 +87,35 @@ def test_duplicate_email_is_refused_with_a_message(app):
     client, _ = admin_client(app)
     UserFactory(email="taken@example.edu")
     token = csrf_token(client, "/admin/users/new")
-    resp = client.post("/admin/users/new", data={
-        "email": "TAKEN@example.edu", "name": "Someone", "roles": ["student"],
-        "function": "member", "csrf_token": token})
+    resp = client.post(
+        "/admin/users/new",
+        data={
+            "email": "TAKEN@example.edu",
+            "name": "Someone",
+            "roles": ["student"],
+            "function": "member",
+            "csrf_token": token,
+        },
+    )
     assert resp.status_code == 200
     assert "An account with this e-mail already exists." in resp.get_data(as_text=True)
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(User).where(
-        User.email_key == "taken@example.edu")) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(User)
+            .where(User.email_key == "taken@example.edu")
+        )
+        == 1
+    )
 
 
 def test_missing_role_is_refused(app):
     client, _ = admin_client(app)
     token = csrf_token(client, "/admin/users/new")
-    resp = client.post("/admin/users/new", data={
-        "email": "x@example.edu", "name": "X", "function": "member", "csrf_token": token})
+    resp = client.post(
+        "/admin/users/new",
+        data={"email": "x@example.edu", "name": "X", "function": "member", "csrf_token": token},
+    )
     assert "Choose at least one role." in resp.get_data(as_text=True)
 
 
@@ -98,26 +124,45 @@ def test_changing_roles_and_units_is_audited(app):
     a, b = UnitFactory(code="AAA"), UnitFactory(code="BBB")
     user = student(a)
     token = csrf_token(client, f"/admin/users/{user.id}")
-    resp = client.post(f"/admin/users/{user.id}", data={
-        "email": user.email, "name": user.name, "roles": ["student", "advisor"],
-        "units": [str(b.id)], "function": "advisor", "csrf_token": token})
+    resp = client.post(
+        f"/admin/users/{user.id}",
+        data={
+            "email": user.email,
+            "name": user.name,
+            "roles": ["student", "advisor"],
+            "units": [str(b.id)],
+            "function": "advisor",
+            "csrf_token": token,
+        },
+    )
     assert resp.status_code == 302
     db.session.refresh(user)
     assert user.roles == {Role.STUDENT, Role.ADVISOR}
     assert [m.unit.code for m in user.memberships] == ["BBB"]
     events = {e.action: e for e in db.session.scalars(sa.select(AuditEvent))}
-    assert events["user.roles_changed"].details == {"from": ["student"],
-                                                    "to": ["advisor", "student"]}
-    assert events["user.units_changed"].details == {"from": {"AAA": "member"},
-                                                    "to": {"BBB": "advisor"}}
+    assert events["user.roles_changed"].details == {
+        "from": ["student"],
+        "to": ["advisor", "student"],
+    }
+    assert events["user.units_changed"].details == {
+        "from": {"AAA": "member"},
+        "to": {"BBB": "advisor"},
+    }
 
 
 def test_admin_cannot_remove_own_admin_role(app):
     client, me = admin_client(app)
     token = csrf_token(client, f"/admin/users/{me.id}")
-    resp = client.post(f"/admin/users/{me.id}", data={
-        "email": me.email, "name": me.name, "roles": ["student"], "function": "member",
-        "csrf_token": token})
+    resp = client.post(
+        f"/admin/users/{me.id}",
+        data={
+            "email": me.email,
+            "name": me.name,
+            "roles": ["student"],
+            "function": "member",
+            "csrf_token": token,
+        },
+    )
     assert "You cannot remove your own admin role." in resp.get_data(as_text=True)
     db.session.refresh(me)
     assert Role.ADMIN in me.roles
@@ -153,29 +198,57 @@ def test_unknown_user_is_404(app):
 def test_units_create_edit_and_validate(app):
     client, _ = admin_client(app)
     token = csrf_token(client, "/admin/units/new")
-    resp = client.post("/admin/units/new", data={
-        "code": "law", "name": "Law School", "name_native": "法学院", "kind": "school",
-        "student_count": "800", "active": "y", "csrf_token": token})
+    resp = client.post(
+        "/admin/units/new",
+        data={
+            "code": "law",
+            "name": "Law School",
+            "name_native": "法学院",
+            "kind": "school",
+            "student_count": "800",
+            "active": "y",
+            "csrf_token": token,
+        },
+    )
     assert resp.status_code == 302
     unit = db.session.scalar(sa.select(Unit).where(Unit.code == "LAW"))
     assert unit.name_native == "法学院" and unit.student_count == 800
 
-    resp = client.post(f"/admin/units/{unit.id}", data={
-        "code": "LAW", "name": "Law School (renamed)", "kind": "college",
-        "student_count": "", "active": "y", "csrf_token": token})
+    resp = client.post(
+        f"/admin/units/{unit.id}",
+        data={
+            "code": "LAW",
+            "name": "Law School (renamed)",
+            "kind": "college",
+            "student_count": "",
+            "active": "y",
+            "csrf_token": token,
+        },
+    )
     assert resp.status_code == 302
     db.session.refresh(unit)
     assert unit.name == "Law School (renamed)" and unit.student_count is None
 
-    resp = client.post("/admin/units/new", data={
-        "code": "LAW", "name": "Clash", "kind": "school", "csrf_token": token})
+    resp = client.post(
+        "/admin/units/new",
+        data={"code": "LAW", "name": "Clash", "kind": "school", "csrf_token": token},
+    )
     assert "Another unit already has this code." in resp.get_data(as_text=True)
-    resp = client.post("/admin/units/new", data={
-        "code": "bad code!", "name": "X", "kind": "school", "csrf_token": token})
+    resp = client.post(
+        "/admin/units/new",
+        data={"code": "bad code!", "name": "X", "kind": "school", "csrf_token": token},
+    )
     assert "Letters, digits" in resp.get_data(as_text=True)
-    resp = client.post("/admin/units/new", data={
-        "code": "NEG", "name": "X", "kind": "school", "student_count": "-4",
-        "csrf_token": token})
+    resp = client.post(
+        "/admin/units/new",
+        data={
+            "code": "NEG",
+            "name": "X",
+            "kind": "school",
+            "student_count": "-4",
+            "csrf_token": token,
+        },
+    )
     assert resp.status_code == 200
     assert db.session.scalar(sa.select(Unit).where(Unit.code == "NEG")) is None
 

@@ -157,13 +157,16 @@ def test_cookie_attributes(app, client):
 def test_cookies_are_secure_outside_development(tmp_path, run_id, scratch_databases):
     from exchange import create_app
 
-    prod = create_app("production", SECRET_KEY="x" * 40,
-                      SQLALCHEMY_DATABASE_URI="sqlite://", INSTANCE_DIR=str(tmp_path))
+    prod = create_app(
+        "production",
+        SECRET_KEY="x" * 40,
+        SQLALCHEMY_DATABASE_URI="sqlite://",
+        INSTANCE_DIR=str(tmp_path),
+    )
     assert prod.config["SESSION_COOKIE_SECURE"] is True
     assert prod.config["REMEMBER_COOKIE_SECURE"] is True
     assert prod.config["HSTS"] is True
-    dev = create_app("development", SQLALCHEMY_DATABASE_URI="sqlite://",
-                     INSTANCE_DIR=str(tmp_path))
+    dev = create_app("development", SQLALCHEMY_DATABASE_URI="sqlite://", INSTANCE_DIR=str(tmp_path))
     assert dev.config["SESSION_COOKIE_SECURE"] is False
 
 
@@ -181,10 +184,12 @@ def test_development_generates_and_keeps_a_secret_key(tmp_path, monkeypatch):
     from exchange import create_app
 
     monkeypatch.delenv("SECRET_KEY", raising=False)
-    first = create_app("development", SQLALCHEMY_DATABASE_URI="sqlite://",
-                       INSTANCE_DIR=str(tmp_path)).config["SECRET_KEY"]
-    second = create_app("development", SQLALCHEMY_DATABASE_URI="sqlite://",
-                        INSTANCE_DIR=str(tmp_path)).config["SECRET_KEY"]
+    first = create_app(
+        "development", SQLALCHEMY_DATABASE_URI="sqlite://", INSTANCE_DIR=str(tmp_path)
+    ).config["SECRET_KEY"]
+    second = create_app(
+        "development", SQLALCHEMY_DATABASE_URI="sqlite://", INSTANCE_DIR=str(tmp_path)
+    ).config["SECRET_KEY"]
     assert first == second and len(first) >= 40
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
 
@@ -221,14 +226,19 @@ def test_throttling_per_account_across_addresses(client):
     for i in range(20):
         c = client.application.test_client()
         token = csrf_token(c)
-        resp = c.post("/login", data={"email": user.email, "password": "wrong-wrong",
-                                      "csrf_token": token},
-                      environ_base={"REMOTE_ADDR": f"192.0.2.{i + 1}"})
+        resp = c.post(
+            "/login",
+            data={"email": user.email, "password": "wrong-wrong", "csrf_token": token},
+            environ_base={"REMOTE_ADDR": f"192.0.2.{i + 1}"},
+        )
         assert resp.status_code == 401
     c = client.application.test_client()
     token = csrf_token(c)
-    resp = c.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token},
-                  environ_base={"REMOTE_ADDR": "192.0.2.200"})
+    resp = c.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": "192.0.2.200"},
+    )
     assert resp.status_code == 429  # a distributed guesser is slowed down too, for a while
 
 
@@ -236,8 +246,11 @@ def test_stored_hash_is_argon2id_with_expected_parameters(client):
     from exchange.accounts import operations as ops
 
     unit = UnitFactory()
-    user = ops.create_user("new@example.edu", "New Person", [], password=None, units=[unit]) \
-        if False else UserFactory()
+    user = (
+        ops.create_user("new@example.edu", "New Person", [], password=None, units=[unit])
+        if False
+        else UserFactory()
+    )
     user.password_hash = passwords.hash_password("a-long-enough-password")
     assert re.match(r"^\$argon2id\$v=19\$m=65536,t=3,p=4\$", user.password_hash)
 
@@ -268,15 +281,27 @@ def test_change_password_asks_for_the_current_one(client):
     login(other, user.email)
 
     token = csrf_token(client, "/account")
-    resp = client.post("/account/password", data={
-        "current_password": "wrong", "password": "new-password-123",
-        "confirm": "new-password-123", "csrf_token": token})
+    resp = client.post(
+        "/account/password",
+        data={
+            "current_password": "wrong",
+            "password": "new-password-123",
+            "confirm": "new-password-123",
+            "csrf_token": token,
+        },
+    )
     assert resp.status_code == 400
     assert "The current password is not correct." in resp.get_data(as_text=True)
 
-    resp = client.post("/account/password", data={
-        "current_password": PASSWORD, "password": "new-password-123",
-        "confirm": "new-password-123", "csrf_token": token})
+    resp = client.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "password": "new-password-123",
+            "confirm": "new-password-123",
+            "csrf_token": token,
+        },
+    )
     assert resp.status_code == 302
     assert passwords.verify_password(user.password_hash, "new-password-123")
     assert "auth.password_changed" in actions()
@@ -288,9 +313,15 @@ def test_short_password_is_refused_with_a_message(client):
     user = UserFactory()
     login(client, user.email)
     token = csrf_token(client, "/account")
-    resp = client.post("/account/password", data={
-        "current_password": PASSWORD, "password": "short", "confirm": "short",
-        "csrf_token": token})
+    resp = client.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "password": "short",
+            "confirm": "short",
+            "csrf_token": token,
+        },
+    )
     assert resp.status_code == 400
     assert "at least 10 characters" in resp.get_data(as_text=True)
     assert passwords.verify_password(user.password_hash, PASSWORD)
@@ -300,11 +331,21 @@ def test_preferences_change_language_and_time_zone(client):
     user = UserFactory()
     login(client, user.email)
     token = csrf_token(client, "/account")
-    resp = client.post("/account", data={"name": "Renamed Person", "locale": "zh_Hans_CN",
-                                         "timezone": "Europe/Berlin", "csrf_token": token})
+    resp = client.post(
+        "/account",
+        data={
+            "name": "Renamed Person",
+            "locale": "zh_Hans_CN",
+            "timezone": "Europe/Berlin",
+            "csrf_token": token,
+        },
+    )
     assert resp.status_code == 302
-    assert (user.name, user.locale, user.timezone) == ("Renamed Person", "zh_Hans_CN",
-                                                       "Europe/Berlin")
+    assert (user.name, user.locale, user.timezone) == (
+        "Renamed Person",
+        "zh_Hans_CN",
+        "Europe/Berlin",
+    )
     html = client.get("/home").get_data(as_text=True)
     assert '<html lang="zh-Hans-CN">' in html
     assert "Europe/Berlin" in html

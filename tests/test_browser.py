@@ -31,12 +31,15 @@ def log_in(page, base, email, password="exchange-demo"):
 
 
 @pytest.mark.committed
-@pytest.mark.parametrize("role,heading", [
-    ("student", "Welcome, Li Wei"),
-    ("advisor", "Welcome, Zhang Min"),
-    ("coordinator", "International office"),
-    ("admin", "Administration"),
-])
+@pytest.mark.parametrize(
+    "role,heading",
+    [
+        ("student", "Welcome, Li Wei"),
+        ("advisor", "Welcome, Zhang Min"),
+        ("coordinator", "International office"),
+        ("admin", "Administration"),
+    ],
+)
 def test_each_demo_user_logs_in_to_their_home(demo_site, browser, role, heading):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors = []

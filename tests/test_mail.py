@@ -80,8 +80,9 @@ def test_outbox_backend_writes_eml_files(app, tmp_path, ctx):
 
 
 def smtp_config(app, server):
-    app.config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port,
-                      MAIL_TIMEOUT=5)
+    app.config.update(
+        MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_TIMEOUT=5
+    )
 
 
 def test_delivers_to_a_real_smtp_server(app, ctx):
@@ -148,8 +149,13 @@ def test_permanent_refusal_is_not_retried(app, ctx):
 
 def test_unreachable_server_fails_after_the_attempt_limit(app, ctx):
     user = UserFactory()
-    app.config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(),
-                      MAIL_MAX_ATTEMPTS=3, MAIL_TIMEOUT=2)
+    app.config.update(
+        MAIL_BACKEND="smtp",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=free_port(),
+        MAIL_MAX_ATTEMPTS=3,
+        MAIL_TIMEOUT=2,
+    )
     try:
         mail = queue_mail(user, "password_reset", {"link": "l", "hours": 2})
         db.session.commit()
@@ -190,8 +196,9 @@ def test_admin_can_resend_a_failed_mail(app, dispatched, ctx):
     login(client, admin().email)
     html = client.get("/admin/mail?status=failed").get_data(as_text=True)
     assert "Resend" in html
-    resp = client.post(f"/admin/mail/{mail.id}/resend",
-                       data={"csrf_token": csrf_token(client, "/home")})
+    resp = client.post(
+        f"/admin/mail/{mail.id}/resend", data={"csrf_token": csrf_token(client, "/home")}
+    )
     assert resp.status_code == 302
     assert mail.status is MailStatus.PENDING and mail.attempts == 0
     assert dispatched == [mail.id]
@@ -200,8 +207,9 @@ def test_admin_can_resend_a_failed_mail(app, dispatched, ctx):
 def test_password_reset_flow(app, client, dispatched, sent_mail):
     user = UserFactory(email="forgetful@example.edu")
     token = csrf_token(client, "/password/forgot")
-    resp = client.post("/password/forgot", data={"email": "Forgetful@example.edu",
-                                                 "csrf_token": token})
+    resp = client.post(
+        "/password/forgot", data={"email": "Forgetful@example.edu", "csrf_token": token}
+    )
     assert resp.status_code == 302
     assert len(dispatched) == 1
     mail = db.session.get(OutboxMail, dispatched[0])
@@ -212,8 +220,10 @@ def test_password_reset_flow(app, client, dispatched, sent_mail):
     assert page.status_code == 200
     match = CSRF_RE.search(page.get_data(as_text=True))
     csrf = match.group(1) or match.group(2)
-    resp = client.post(path, data={"password": "brand-new-secret", "confirm": "brand-new-secret",
-                                   "csrf_token": csrf})
+    resp = client.post(
+        path,
+        data={"password": "brand-new-secret", "confirm": "brand-new-secret", "csrf_token": csrf},
+    )
     assert resp.status_code == 302
     db.session.refresh(user)
     assert verify_password(user.password_hash, "brand-new-secret")
@@ -226,8 +236,11 @@ def test_password_reset_flow(app, client, dispatched, sent_mail):
 
 def test_reset_for_unknown_email_looks_the_same_and_sends_nothing(app, client, dispatched):
     token = csrf_token(client, "/password/forgot")
-    resp = client.post("/password/forgot", data={"email": "ghost@example.edu",
-                                                 "csrf_token": token}, follow_redirects=True)
+    resp = client.post(
+        "/password/forgot",
+        data={"email": "ghost@example.edu", "csrf_token": token},
+        follow_redirects=True,
+    )
     assert "If an account exists for ghost@example.edu" in resp.get_data(as_text=True)
     assert dispatched == []
 

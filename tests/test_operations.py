@@ -40,8 +40,12 @@ def test_healthz_answers_503_when_the_broker_is_down(app, client):
 def test_healthz_answers_503_when_the_database_is_down(tmp_path):
     from exchange import create_app
 
-    broken = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/no/such/dir.db",
-                        INSTANCE_DIR=str(tmp_path), BROKER_FOLDER=str(tmp_path / "broker"))
+    broken = create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/no/such/dir.db",
+        INSTANCE_DIR=str(tmp_path),
+        BROKER_FOLDER=str(tmp_path / "broker"),
+    )
     resp = broken.test_client().get("/healthz")
     assert resp.status_code == 503
     assert resp.get_json()["database"]["ok"] is False
@@ -59,10 +63,24 @@ def test_cli_creates_a_user_with_password_from_stdin(app, ctx):
 
     UnitFactory(code="CHEM")
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "--email", "Cli@Example.edu", "--name",
-                                 "Cli User", "--role", "advisor", "--role", "student",
-                                 "--unit", "chem", "--password-stdin"],
-                           input="a-very-long-password\n")
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--email",
+            "Cli@Example.edu",
+            "--name",
+            "Cli User",
+            "--role",
+            "advisor",
+            "--role",
+            "student",
+            "--unit",
+            "chem",
+            "--password-stdin",
+        ],
+        input="a-very-long-password\n",
+    )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(sa.select(User).where(User.email_key == "cli@example.edu"))
     assert user.roles == {Role.ADVISOR, Role.STUDENT}
@@ -72,11 +90,35 @@ def test_cli_creates_a_user_with_password_from_stdin(app, ctx):
 
 def test_cli_explains_bad_input(app, ctx):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "--email", "x@example.edu", "--name", "X",
-                                 "--role", "student", "--unit", "NOPE"])
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--email",
+            "x@example.edu",
+            "--name",
+            "X",
+            "--role",
+            "student",
+            "--unit",
+            "NOPE",
+        ]
+    )
     assert result.exit_code != 0 and "no unit with code 'NOPE'" in result.output
-    result = runner.invoke(args=["users", "create", "--email", "x@example.edu", "--name", "X",
-                                 "--role", "student", "--password-stdin"], input="short\n")
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--email",
+            "x@example.edu",
+            "--name",
+            "X",
+            "--role",
+            "student",
+            "--password-stdin",
+        ],
+        input="short\n",
+    )
     assert result.exit_code != 0 and "at least 10 characters" in result.output
     assert db.session.scalar(sa.select(User).where(User.email_key == "x@example.edu")) is None
 
@@ -98,8 +140,12 @@ def test_seed_demo_is_idempotent_and_logins_work(app, ctx):
 def test_seed_demo_refuses_production(tmp_path):
     from exchange import create_app
 
-    prod = create_app("production", SECRET_KEY="k" * 40, SQLALCHEMY_DATABASE_URI="sqlite://",
-                      INSTANCE_DIR=str(tmp_path))
+    prod = create_app(
+        "production",
+        SECRET_KEY="k" * 40,
+        SQLALCHEMY_DATABASE_URI="sqlite://",
+        INSTANCE_DIR=str(tmp_path),
+    )
     result = prod.test_cli_runner().invoke(args=["seed", "demo"])
     assert result.exit_code != 0 and "never loaded in production" in result.output
 
@@ -118,13 +164,16 @@ def test_audit_events_cannot_be_changed_or_deleted(app, ctx):
     with pytest.raises(sa.exc.DatabaseError):
         with db.session.begin_nested():
             db.session.execute(sa.text("DELETE FROM audit_events"))
-    assert db.session.scalar(sa.select(AuditEvent.action).where(AuditEvent.id == event.id)) \
+    assert (
+        db.session.scalar(sa.select(AuditEvent.action).where(AuditEvent.id == event.id))
         == "test.event"
+    )
 
 
 def test_browser_language_is_used_before_login(client):
     html = client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).get_data(
-        as_text=True)
+        as_text=True
+    )
     assert '<html lang="zh-Hans-CN">' in html
     html = client.get("/login", headers={"Accept-Language": "en-GB"}).get_data(as_text=True)
     assert '<html lang="en">' in html
@@ -144,8 +193,9 @@ def test_times_are_shown_in_the_users_time_zone(app, ctx):
         from flask import g
 
         g.mail_timezone = "Asia/Shanghai"
-        shown = render_template_string("{{ when|datetime('short') }}",
-                                       when=datetime(2026, 1, 1, 0, 0, tzinfo=UTC))
+        shown = render_template_string(
+            "{{ when|datetime('short') }}", when=datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
+        )
     assert "8:00" in shown  # UTC midnight is 08:00 in Shanghai
 
 

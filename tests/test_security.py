@@ -6,8 +6,14 @@ from werkzeug.routing import BaseConverter, IntegerConverter
 from .conftest import csrf_token, login
 from .factories import UserFactory, admin
 
-PUBLIC = {"static", "main.index", "main.healthz", "auth.login", "auth.forgot_password",
-          "auth.reset_password"}
+PUBLIC = {
+    "static",
+    "main.index",
+    "main.healthz",
+    "auth.login",
+    "auth.forgot_password",
+    "auth.reset_password",
+}
 
 
 def sample_url(app, rule):
@@ -54,8 +60,11 @@ def test_admin_routes_refuse_other_roles(app):
         if not rule.endpoint.startswith("admin."):
             continue
         url = sample_url(app, rule)
-        resp = client.get(url) if "GET" in rule.methods else client.post(
-            url, data={"csrf_token": token})
+        resp = (
+            client.get(url)
+            if "GET" in rule.methods
+            else client.post(url, data={"csrf_token": token})
+        )
         assert resp.status_code == 403, rule.endpoint
 
 
@@ -74,21 +83,37 @@ def test_post_without_csrf_token_is_refused(client):
 def test_no_route_changes_state_on_get(app):
     """State-changing endpoints accept POST only (GET forms render, they do not write)."""
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in {"auth.logout", "admin.user_set_active", "admin.user_invite",
-                             "admin.mail_resend", "auth.change_password"}:
+        if rule.endpoint in {
+            "auth.logout",
+            "admin.user_set_active",
+            "admin.user_invite",
+            "admin.mail_resend",
+            "auth.change_password",
+        }:
             assert rule.methods - {"OPTIONS"} == {"POST"}, rule.endpoint
 
 
-@pytest.mark.parametrize("path,status", [
-    ("/login", 200), ("/healthz", 200), ("/nowhere", 404), ("/home", 302),
-    ("/static/css/app.css", 200), ("/admin/users", 302),
-])
+@pytest.mark.parametrize(
+    "path,status",
+    [
+        ("/login", 200),
+        ("/healthz", 200),
+        ("/nowhere", 404),
+        ("/home", 302),
+        ("/static/css/app.css", 200),
+        ("/admin/users", 302),
+    ],
+)
 def test_security_headers_on_every_response(client, path, status):
     resp = client.get(path)
     assert resp.status_code == status
     csp = resp.headers["Content-Security-Policy"]
-    for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
-                      "default-src 'self'"):
+    for directive in (
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "default-src 'self'",
+    ):
         assert directive in csp
     assert "unsafe-inline" not in csp
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
@@ -99,8 +124,7 @@ def test_security_headers_on_every_response(client, path, status):
 def test_no_hsts_in_development(tmp_path):
     from exchange import create_app
 
-    dev = create_app("development", SQLALCHEMY_DATABASE_URI="sqlite://",
-                     INSTANCE_DIR=str(tmp_path))
+    dev = create_app("development", SQLALCHEMY_DATABASE_URI="sqlite://", INSTANCE_DIR=str(tmp_path))
     resp = dev.test_client().get("/static/css/app.css")
     assert "Strict-Transport-Security" not in resp.headers
     assert "object-src 'none'" in resp.headers["Content-Security-Policy"]
@@ -120,8 +144,7 @@ def test_friendly_404_without_traceback(client):
 def test_unhandled_exception_renders_the_500_page(tmp_path):
     from exchange import create_app
 
-    app = create_app("development", SQLALCHEMY_DATABASE_URI="sqlite://",
-                     INSTANCE_DIR=str(tmp_path))
+    app = create_app("development", SQLALCHEMY_DATABASE_URI="sqlite://", INSTANCE_DIR=str(tmp_path))
 
     @app.get("/boom")
     def boom():
@@ -136,8 +159,9 @@ def test_unhandled_exception_renders_the_500_page(tmp_path):
 
 def test_too_large_upload_gets_413_page(app, client):
     limit = app.config["MAX_CONTENT_LENGTH"]
-    resp = client.post("/login", data=b"x" * (limit + 1),
-                       headers={"Content-Type": "application/octet-stream"})
+    resp = client.post(
+        "/login", data=b"x" * (limit + 1), headers={"Content-Type": "application/octet-stream"}
+    )
     assert resp.status_code == 413
     assert "larger than" in resp.get_data(as_text=True)
 

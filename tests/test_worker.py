@@ -34,12 +34,12 @@ def test_password_reset_mail_goes_through_the_worker_to_smtp(committed_app):
         user_id = user.id
         db.session.remove()
 
-        with start_worker(celery, pool="solo", perform_ping_check=False,
-                          shutdown_timeout=10):
+        with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10):
             client = app.test_client()
             token = csrf_token(client, "/password/forgot")
-            resp = client.post("/password/forgot",
-                               data={"email": "worker-test@example.edu", "csrf_token": token})
+            resp = client.post(
+                "/password/forgot", data={"email": "worker-test@example.edu", "csrf_token": token}
+            )
             assert resp.status_code == 302
             assert wait_for(lambda: len(smtp.messages) >= 1), "the worker delivered nothing"
             time.sleep(0.5)  # a duplicate would arrive now
@@ -49,7 +49,8 @@ def test_password_reset_mail_goes_through_the_worker_to_smtp(committed_app):
         assert b"/password/reset/" in smtp.messages[0].content
         db.session.remove()
         mail = db.session.scalars(
-            sa.select(OutboxMail).where(OutboxMail.recipient_id == user_id)).one()
+            sa.select(OutboxMail).where(OutboxMail.recipient_id == user_id)
+        ).one()
         assert mail.status is MailStatus.SENT and mail.attempts == 1
 
 
@@ -59,8 +60,10 @@ def test_heartbeat_task_runs_on_the_worker(committed_app):
     from worker.tasks import heartbeat
 
     app = committed_app
-    with app.app_context(), start_worker(app.extensions["celery"], pool="solo",
-                                         perform_ping_check=False):
+    with (
+        app.app_context(),
+        start_worker(app.extensions["celery"], pool="solo", perform_ping_check=False),
+    ):
         assert last_beat() is None
         db.session.remove()
         heartbeat.delay()
