@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: run install install-test test browser-deps lint migrate seed clean
+.PHONY: run install install-test test browser-deps lint migrate seed clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +53,10 @@ lint: install-test
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts
+
+# Extract every marked string into exchange/translations/messages.pot (and update catalogues).
+translations: install
+	$(BIN)/pybabel extract -F exchange/translations/babel.cfg -k _l -k lazy_gettext -o exchange/translations/messages.pot .
+	@if ls exchange/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
+	  $(BIN)/pybabel update -i exchange/translations/messages.pot -d exchange/translations; \
+	  $(BIN)/pybabel compile -d exchange/translations; fi

@@ -110,11 +110,15 @@ class Config:
     MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 10) * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
+    SECRET_KEY_REQUIRED = False
+
     @classmethod
     def finalize(cls, settings):
         """Fill settings that depend on others (called by create_app)."""
         if not settings.get("SECRET_KEY"):
-            settings["SECRET_KEY"] = _secret_key(settings["INSTANCE_DIR"], required=False)
+            settings["SECRET_KEY"] = _secret_key(
+                settings["INSTANCE_DIR"], required=settings["SECRET_KEY_REQUIRED"]
+            )
         return settings
 
 
@@ -128,12 +132,7 @@ class DevelopmentConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
-
-    @classmethod
-    def finalize(cls, settings):
-        if not settings.get("SECRET_KEY"):
-            settings["SECRET_KEY"] = _secret_key(settings["INSTANCE_DIR"], required=True)
-        return settings
+    SECRET_KEY_REQUIRED = True
 
 
 class TestingConfig(Config):
