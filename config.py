@@ -108,6 +108,8 @@ class Config:
     LOGIN_LIMIT_PER_ACCOUNT = _env("LOGIN_LIMIT_PER_ACCOUNT", "20 per 15 minutes")
 
     MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 10) * 1024 * 1024
+    UPLOAD_DIR = _env("UPLOAD_DIR", str(INSTANCE / "uploads"))
+    ACADEMIC_YEAR_START_MONTH = _env_int("ACADEMIC_YEAR_START_MONTH", 9)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
     SECRET_KEY_REQUIRED = False

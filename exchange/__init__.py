@@ -42,6 +42,8 @@ def register_extensions(app):
     from .core import i18n, security
     from .core.database import configure_engine
 
+    from . import models  # noqa: F401 - every table is known to SQLAlchemy and Alembic
+
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)

@@ -1,0 +1,1 @@
+"""The partner-university catalogue: partners, contacts and inter-institutional agreements."""

@@ -1,0 +1,413 @@
+"""State changes on partners and agreements. Every change is validated here (forms, the
+importer and the API all come through), audited with a before/after diff, and the caller
+commits."""
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from ..accounts.models import CEFR
+from ..core import audit
+from ..core.database import utcnow
+from ..core.errors import DomainError
+from ..extensions import db
+from . import reference
+from .models import (
+    CEFR_RANK,
+    Agreement,
+    AgreementStatus,
+    AgreementType,
+    Partner,
+    PartnerContact,
+    PartnerStatus,
+)
+
+DOMAIN_RE = re.compile(r"^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+URL_RE = re.compile(r"^https?://[^\s/$.?#].[^\s]*$", re.IGNORECASE)
+
+
+class ValidationFailed(DomainError):
+    """Several problems at once: [(field, message)]."""
+
+    def __init__(self, problems):
+        super().__init__(problems[0][1], problems[0][0])
+        self.problems = problems
+
+
+def _clean(value, limit=None):
+    value = (value or "").strip()
+    value = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", value)  # control characters
+    return value[:limit] if limit else value
+
+
+@dataclass
+class PartnerData:
+    name: str
+    country: str
+    name_native: str = ""
+    city: str = ""
+    region: str = ""
+    website: str = ""
+    hei_id: str = ""
+    domains: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    description: str = ""
+    status: str = "active"
+
+    def normalised(self):
+        """(cleaned values, problems). Values are what would be stored."""
+        problems = []
+        name = _clean(self.name)
+        if not name:
+            problems.append(("name", _l("Enter the partner's name.")))
+        elif len(name) > 255:
+            problems.append(("name", _l("The name is longer than 255 characters.")))
+        country = reference.normalise_country(self.country)
+        if country is None:
+            problems.append(("country", _l("“%(value)s” is not an ISO 3166 country code.",
+                                            value=_clean(self.country, 40))))
+        website = _clean(self.website)
+        if website and not URL_RE.match(website):
+            problems.append(("website", _l("The website must start with http:// or https://.")))
+        domains = []
+        for raw in [self.hei_id, *self.domains]:
+            domain = _clean(raw).lower().removeprefix("www.") if raw else ""
+            if not domain:
+                continue
+            if not DOMAIN_RE.match(domain):
+                problems.append(("domains", _l("“%(value)s” is not an internet domain.",
+                                                value=domain[:60])))
+            elif domain not in domains:
+                domains.append(domain)
+        languages = []
+        for raw in self.languages:
+            code = reference.normalise_language(raw)
+            if code is None:
+                problems.append(("languages", _l("“%(value)s” is not an ISO 639-1 language "
+                                                  "code.", value=_clean(raw, 20))))
+            elif code not in languages:
+                languages.append(code)
+        try:
+            status = PartnerStatus(_clean(self.status).lower() or "active")
+        except ValueError:
+            problems.append(("status", _l("The status must be active or inactive.")))
+            status = PartnerStatus.ACTIVE
+        hei_id = _clean(self.hei_id).lower().removeprefix("www.") or (domains[0] if domains
+                                                                       else "")
+        values = {
+            "name": name[:255],
+            "name_key": name.lower()[:255],
+            "name_native": _clean(self.name_native, 255) or None,
+            "country": country,
+            "city": _clean(self.city, 120) or None,
+            "region": _clean(self.region, 120) or None,
+            "website": website[:255] or None,
+            "hei_id": hei_id or None,
+            "domains": " ".join(domains)[:1000],
+            "languages": " ".join(languages),
+            "description": _clean(self.description) or None,
+            "status": status,
+        }
+        if len(values["domains"]) >= 1000:
+            problems.append(("domains", _l("Too many domains.")))
+        return values, problems
+
+
+def partner_state(partner):
+    return {
+        "name": partner.name, "name_native": partner.name_native, "country": partner.country,
+        "city": partner.city, "region": partner.region, "website": partner.website,
+        "hei_id": partner.hei_id, "domains": partner.domains, "languages": partner.languages,
+        "description": partner.description,
+        "status": partner.status.value if partner.status else None,
+    }
+
+
+def _diff(before, after):
+    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+
+
+def find_partner_by_hei_id(hei_id):
+    return db.session.scalar(db.select(Partner).where(Partner.hei_id == hei_id))
+
+
+def save_partner(partner, data: PartnerData, *, actor, audit_action=None):
+    """Create (partner=None) or update a partner. Returns (partner, changed fields)."""
+    values, problems = data.normalised()
+    if values["hei_id"]:
+        other = find_partner_by_hei_id(values["hei_id"])
+        if other is not None and other is not partner:
+            problems.append(("hei_id", _l("Another partner (%(name)s) already has the hei-id "
+                                           "%(hei)s.", name=other.name, hei=values["hei_id"])))
+    if problems:
+        raise ValidationFailed(problems)
+    creating = partner is None
+    before = {} if creating else partner_state(partner)
+    if creating:
+        partner = Partner()
+        db.session.add(partner)
+    for key, value in values.items():
+        setattr(partner, key, value)
+    partner.refresh_search_text()
+    changed = _diff(before, partner_state(partner))
+    if changed:
+        db.session.flush()
+        audit.record(audit_action or ("partner.created" if creating else "partner.updated"),
+                     partner, actor=actor, details=changed)
+    return partner, changed
+
+
+def set_partner_status(partner, status: PartnerStatus, *, actor):
+    if partner.status is status:
+        return False
+    before = partner.status.value
+    partner.status = status
+    audit.record("partner.status_changed", partner, actor=actor,
+                 details={"status": [before, status.value]})
+    return True
+
+
+def add_contact(partner, *, name, role, email, phone, actor):
+    name = _clean(name, 200)
+    if not name:
+        raise DomainError(_l("Enter the contact's name."), "name")
+    email = _clean(email, 254) or None
+    if email and ("@" not in email or " " in email):
+        raise DomainError(_l("Enter a valid e-mail address."), "email")
+    contact = PartnerContact(partner=partner, name=name, role=_clean(role, 200) or None,
+                             email=email, phone=_clean(phone, 64) or None)
+    db.session.add(contact)
+    db.session.flush()
+    audit.record("partner.contact_added", partner, actor=actor,
+                 details={"contact": name, "email": email})
+    return contact
+
+
+def remove_contact(contact, *, actor):
+    audit.record("partner.contact_removed", contact.partner, actor=actor,
+                 details={"contact": contact.name})
+    db.session.delete(contact)
+
+
+# --- agreements ------------------------------------------------------------------------------
+
+
+@dataclass
+class AgreementData:
+    type: str
+    first_academic_year: int | str
+    last_academic_year: int | str
+    places_per_year: int | str = 1
+    months_per_mobility: int | str = 5
+    code: str = ""
+    status: str = "draft"
+    all_units: bool = True
+    unit_ids: list[int] = field(default_factory=list)
+    degree_levels: list[str] = field(default_factory=lambda: ["bachelor", "master"])
+    subject_areas: list[str] = field(default_factory=list)
+    language: str = ""
+    language_level: str = ""
+    min_gpa: Decimal | str | None = None
+    min_gpa_scale: Decimal | str = Decimal("4.00")
+    notes: str = ""
+
+
+def _int(value, field_name, problems, label):
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        problems.append((field_name, _l("%(label)s must be a whole number.", label=label)))
+        return None
+
+
+def _decimal(value, field_name, problems, label):
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        problems.append((field_name, _l("%(label)s must be a number.", label=label)))
+        return None
+    if not number.is_finite():
+        problems.append((field_name, _l("%(label)s must be a number.", label=label)))
+        return None
+    return number
+
+
+def normalise_agreement(data: AgreementData):
+    problems = []
+    try:
+        kind = AgreementType(data.type)
+    except ValueError:
+        problems.append(("type", _l("Choose the type of agreement.")))
+        kind = None
+    try:
+        status = AgreementStatus(data.status)
+        if status is AgreementStatus.EXPIRED:
+            raise ValueError
+    except ValueError:
+        problems.append(("status", _l("The status must be draft, active or terminated.")))
+        status = AgreementStatus.DRAFT
+    first = _int(data.first_academic_year, "first_academic_year", problems, _l("First year"))
+    last = _int(data.last_academic_year, "last_academic_year", problems, _l("Last year"))
+    for name, year in (("first_academic_year", first), ("last_academic_year", last)):
+        if year is not None and not 1950 <= year <= 2200:
+            problems.append((name, _l("The academic year must be between 1950 and 2200.")))
+    if first is not None and last is not None and last < first:
+        problems.append(("last_academic_year",
+                         _l("The last academic year cannot come before the first.")))
+    places = _int(data.places_per_year, "places_per_year", problems, _l("Places"))
+    if places is not None and not 0 <= places <= 10_000:
+        problems.append(("places_per_year", _l("Places must be between 0 and 10000.")))
+    months = _int(data.months_per_mobility, "months_per_mobility", problems, _l("Months"))
+    if months is not None and not 1 <= months <= 60:
+        problems.append(("months_per_mobility", _l("Months must be between 1 and 60.")))
+    levels = set(data.degree_levels or [])
+    if not levels or not levels <= {"bachelor", "master", "doctoral"}:
+        problems.append(("degree_levels", _l("Choose at least one degree level.")))
+    subjects = []
+    for code in data.subject_areas or []:
+        code = _clean(code)
+        if code not in reference.isced_fields():
+            problems.append(("subject_areas", _l("“%(value)s” is not an ISCED-F 2013 code.",
+                                                  value=code[:20])))
+        elif code not in subjects:
+            subjects.append(code)
+    language = reference.normalise_language(data.language) if data.language else None
+    if data.language and language is None:
+        problems.append(("language", _l("“%(value)s” is not an ISO 639-1 language code.",
+                                         value=_clean(data.language, 20))))
+    level = None
+    if data.language_level:
+        try:
+            level = CEFR(str(data.language_level).upper())
+        except ValueError:
+            problems.append(("language_level", _l("The level must be a CEFR level A1 to C2.")))
+    if (language is None) != (level is None) and not problems:
+        problems.append(("language_level", _l("Give both the language and its CEFR level, "
+                                               "or neither.")))
+    scale = _decimal(data.min_gpa_scale, "min_gpa_scale", problems, _l("GPA scale")) or Decimal(4)
+    if scale <= 0 or scale > 100:
+        problems.append(("min_gpa_scale", _l("The GPA scale must be between 0 and 100.")))
+    gpa = _decimal(data.min_gpa, "min_gpa", problems, _l("Minimum GPA"))
+    if gpa is not None and not 0 <= gpa <= scale:
+        problems.append(("min_gpa", _l("The minimum GPA must lie between 0 and the scale "
+                                       "(%(scale)s).", scale=scale)))
+    values = {
+        "type": kind, "status": status, "code": _clean(data.code, 64) or None,
+        "first_academic_year": first, "last_academic_year": last,
+        "places_per_year": places, "months_per_mobility": months,
+        "all_units": bool(data.all_units),
+        "bachelor": "bachelor" in levels, "master": "master" in levels,
+        "doctoral": "doctoral" in levels,
+        "subject_areas": " ".join(subjects), "language": language, "language_level": level,
+        "language_rank": CEFR_RANK[level] if level else None,
+        "min_gpa": gpa, "min_gpa_scale": scale, "notes": _clean(data.notes) or None,
+    }
+    return values, problems
+
+
+def agreement_state(agreement):
+    state = {}
+    for key in ("code", "first_academic_year", "last_academic_year", "places_per_year",
+                "months_per_mobility", "all_units", "bachelor", "master", "doctoral",
+                "subject_areas", "language", "notes"):
+        state[key] = getattr(agreement, key)
+    for key in ("type", "status", "language_level"):
+        value = getattr(agreement, key)
+        state[key] = value.value if value is not None else None
+    for key in ("min_gpa", "min_gpa_scale"):
+        value = getattr(agreement, key)
+        state[key] = None if value is None else str(Decimal(value).quantize(Decimal("0.01")))
+    state["units"] = sorted(u.code for u in agreement.units)
+    return state
+
+
+def save_agreement(agreement, partner, data: AgreementData, *, units, actor):
+    """Create (agreement=None) or update an agreement of `partner`."""
+    values, problems = normalise_agreement(data)
+    if not values["all_units"] and not units:
+        problems.append(("unit_ids", _l("Choose the eligible units, or open it to all units.")))
+    if agreement is not None and agreement.status is AgreementStatus.TERMINATED and \
+            values["status"] is not AgreementStatus.TERMINATED:
+        problems.append(("status", _l("A terminated agreement cannot be reopened; create a "
+                                      "new one.")))
+    if problems:
+        raise ValidationFailed(problems)
+    creating = agreement is None
+    before = {} if creating else agreement_state(agreement)
+    if creating:
+        agreement = Agreement(partner=partner)
+        db.session.add(agreement)
+    if values["status"] is AgreementStatus.TERMINATED and agreement.terminated_at is None:
+        agreement.terminated_at = utcnow()
+    for key, value in values.items():
+        setattr(agreement, key, value)
+    agreement.units = [] if values["all_units"] else list(units)
+    db.session.flush()
+    changed = _diff(before, agreement_state(agreement))
+    if changed:
+        audit.record("agreement.created" if creating else "agreement.updated", agreement,
+                     actor=actor, details={"partner_id": partner.id, **changed})
+    return agreement, changed
+
+
+def terminate_agreement(agreement, *, reason, actor):
+    if agreement.status is AgreementStatus.TERMINATED:
+        return False
+    reason = _clean(reason, 500)
+    if not reason:
+        raise DomainError(_l("Give the reason for terminating the agreement."), "reason")
+    before = agreement.status.value
+    agreement.status = AgreementStatus.TERMINATED
+    agreement.terminated_at = utcnow()
+    audit.record("agreement.terminated", agreement, actor=actor,
+                 details={"partner_id": agreement.partner_id, "status": [before, "terminated"],
+                          "reason": reason})
+    return True
+
+
+PDF_MAGIC = b"%PDF-"
+
+
+def attach_document(agreement, stream, filename, *, actor):
+    """Store the signed agreement (PDF only, judged by content) outside static/."""
+    head = stream.read(1024)
+    if not head.lstrip(b"\r\n\t ")[:5] == PDF_MAGIC:
+        raise DomainError(_l("The signed agreement must be a PDF file."), "document")
+    folder = Path(current_app.config["UPLOAD_DIR"]) / "agreements"
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = secrets.token_hex(16) + ".pdf"
+    digest = hashlib.sha256(head)
+    size = len(head)
+    tmp = folder / (stored + ".part")
+    with tmp.open("wb") as out:
+        out.write(head)
+        while chunk := stream.read(1 << 16):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    tmp.rename(folder / stored)
+    old = agreement.document_path
+    agreement.document_name = Path(filename or "agreement.pdf").name[:255]
+    agreement.document_path = stored
+    agreement.document_sha256 = digest.hexdigest()
+    agreement.document_size = size
+    audit.record("agreement.document_attached", agreement, actor=actor,
+                 details={"partner_id": agreement.partner_id, "name": agreement.document_name,
+                          "sha256": agreement.document_sha256, "size": size,
+                          "replaced": old is not None})
+    return stored
+
+
+def document_path(agreement):
+    if not agreement.document_path:
+        return None
+    return Path(current_app.config["UPLOAD_DIR"]) / "agreements" / agreement.document_path
+

@@ -1,0 +1,6 @@
+"""Imports every model module, so that metadata (and Alembic) knows all tables."""
+
+from .accounts import models as accounts  # noqa: F401
+from .catalogue import models as catalogue  # noqa: F401
+from .core import audit, heartbeat  # noqa: F401
+from .mail import models as mail  # noqa: F401
