@@ -67,11 +67,15 @@ def register_extensions(app):
 def register_blueprints(app):
     from .admin.views import bp as admin_bp
     from .auth.views import bp as auth_bp
+    from .catalogue.io_views import bp as catalogue_io_bp
+    from .catalogue.views import bp as catalogue_bp
     from .main.views import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(catalogue_bp, url_prefix="/catalogue")
+    app.register_blueprint(catalogue_io_bp, url_prefix="/catalogue")
 
 
 def register_errorhandlers(app):
@@ -81,7 +85,9 @@ def register_errorhandlers(app):
 
 
 def register_commands(app):
+    from .catalogue.cli import partners_cli
     from .cli import seed_cli, users_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_cli)
+    app.cli.add_command(partners_cli)

@@ -19,6 +19,7 @@ from exchange.accounts.models import (
     User,
     UserRole,
 )
+from exchange.catalogue.models import Agreement, AgreementStatus, AgreementType, Partner
 from exchange.extensions import db
 
 PASSWORD = "correct horse battery"
@@ -85,3 +86,32 @@ def coordinator(**kwargs):
 
 def admin(**kwargs):
     return UserFactory(roles=(Role.ADMIN,), **kwargs)
+
+
+class PartnerFactory(Base):
+    class Meta:
+        model = Partner
+
+    name = factory.Sequence(lambda n: f"University of Testing {n:04d}")
+    name_key = factory.LazyAttribute(lambda o: o.name.lower())
+    country = "DE"
+    city = "Berlin"
+    hei_id = factory.Sequence(lambda n: f"uni{n}.example.de")
+    domains = factory.LazyAttribute(lambda o: o.hei_id)
+    languages = "de en"
+    search_text = factory.LazyAttribute(
+        lambda o: " ".join(x for x in (o.name, o.city, o.hei_id) if x).lower())
+
+
+class AgreementFactory(Base):
+    class Meta:
+        model = Agreement
+
+    partner = factory.SubFactory(PartnerFactory)
+    type = AgreementType.BILATERAL
+    status = AgreementStatus.ACTIVE
+    first_academic_year = 2024
+    last_academic_year = 2030
+    places_per_year = 2
+    months_per_mobility = 5
+    subject_areas = "0613"

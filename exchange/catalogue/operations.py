@@ -70,8 +70,15 @@ class PartnerData:
             problems.append(("name", _l("The name is longer than 255 characters.")))
         country = reference.normalise_country(self.country)
         if country is None:
-            problems.append(("country", _l("“%(value)s” is not an ISO 3166 country code.",
-                                            value=_clean(self.country, 40))))
+            problems.append(
+                (
+                    "country",
+                    _l(
+                        "“%(value)s” is not an ISO 3166 country code.",
+                        value=_clean(self.country, 40),
+                    ),
+                )
+            )
         website = _clean(self.website)
         if website and not URL_RE.match(website):
             problems.append(("website", _l("The website must start with http:// or https://.")))
@@ -81,16 +88,21 @@ class PartnerData:
             if not domain:
                 continue
             if not DOMAIN_RE.match(domain):
-                problems.append(("domains", _l("“%(value)s” is not an internet domain.",
-                                                value=domain[:60])))
+                problems.append(
+                    ("domains", _l("“%(value)s” is not an internet domain.", value=domain[:60]))
+                )
             elif domain not in domains:
                 domains.append(domain)
         languages = []
         for raw in self.languages:
             code = reference.normalise_language(raw)
             if code is None:
-                problems.append(("languages", _l("“%(value)s” is not an ISO 639-1 language "
-                                                  "code.", value=_clean(raw, 20))))
+                problems.append(
+                    (
+                        "languages",
+                        _l("“%(value)s” is not an ISO 639-1 language code.", value=_clean(raw, 20)),
+                    )
+                )
             elif code not in languages:
                 languages.append(code)
         try:
@@ -98,8 +110,7 @@ class PartnerData:
         except ValueError:
             problems.append(("status", _l("The status must be active or inactive.")))
             status = PartnerStatus.ACTIVE
-        hei_id = _clean(self.hei_id).lower().removeprefix("www.") or (domains[0] if domains
-                                                                       else "")
+        hei_id = _clean(self.hei_id).lower().removeprefix("www.") or (domains[0] if domains else "")
         values = {
             "name": name[:255],
             "name_key": name.lower()[:255],
@@ -121,9 +132,15 @@ class PartnerData:
 
 def partner_state(partner):
     return {
-        "name": partner.name, "name_native": partner.name_native, "country": partner.country,
-        "city": partner.city, "region": partner.region, "website": partner.website,
-        "hei_id": partner.hei_id, "domains": partner.domains, "languages": partner.languages,
+        "name": partner.name,
+        "name_native": partner.name_native,
+        "country": partner.country,
+        "city": partner.city,
+        "region": partner.region,
+        "website": partner.website,
+        "hei_id": partner.hei_id,
+        "domains": partner.domains,
+        "languages": partner.languages,
         "description": partner.description,
         "status": partner.status.value if partner.status else None,
     }
@@ -143,8 +160,16 @@ def save_partner(partner, data: PartnerData, *, actor, audit_action=None):
     if values["hei_id"]:
         other = find_partner_by_hei_id(values["hei_id"])
         if other is not None and other is not partner:
-            problems.append(("hei_id", _l("Another partner (%(name)s) already has the hei-id "
-                                           "%(hei)s.", name=other.name, hei=values["hei_id"])))
+            problems.append(
+                (
+                    "hei_id",
+                    _l(
+                        "Another partner (%(name)s) already has the hei-id %(hei)s.",
+                        name=other.name,
+                        hei=values["hei_id"],
+                    ),
+                )
+            )
     if problems:
         raise ValidationFailed(problems)
     creating = partner is None
@@ -158,8 +183,12 @@ def save_partner(partner, data: PartnerData, *, actor, audit_action=None):
     changed = _diff(before, partner_state(partner))
     if changed:
         db.session.flush()
-        audit.record(audit_action or ("partner.created" if creating else "partner.updated"),
-                     partner, actor=actor, details=changed)
+        audit.record(
+            audit_action or ("partner.created" if creating else "partner.updated"),
+            partner,
+            actor=actor,
+            details=changed,
+        )
     return partner, changed
 
 
@@ -168,8 +197,9 @@ def set_partner_status(partner, status: PartnerStatus, *, actor):
         return False
     before = partner.status.value
     partner.status = status
-    audit.record("partner.status_changed", partner, actor=actor,
-                 details={"status": [before, status.value]})
+    audit.record(
+        "partner.status_changed", partner, actor=actor, details={"status": [before, status.value]}
+    )
     return True
 
 
@@ -180,18 +210,25 @@ def add_contact(partner, *, name, role, email, phone, actor):
     email = _clean(email, 254) or None
     if email and ("@" not in email or " " in email):
         raise DomainError(_l("Enter a valid e-mail address."), "email")
-    contact = PartnerContact(partner=partner, name=name, role=_clean(role, 200) or None,
-                             email=email, phone=_clean(phone, 64) or None)
+    contact = PartnerContact(
+        partner=partner,
+        name=name,
+        role=_clean(role, 200) or None,
+        email=email,
+        phone=_clean(phone, 64) or None,
+    )
     db.session.add(contact)
     db.session.flush()
-    audit.record("partner.contact_added", partner, actor=actor,
-                 details={"contact": name, "email": email})
+    audit.record(
+        "partner.contact_added", partner, actor=actor, details={"contact": name, "email": email}
+    )
     return contact
 
 
 def remove_contact(contact, *, actor):
-    audit.record("partner.contact_removed", contact.partner, actor=actor,
-                 details={"contact": contact.name})
+    audit.record(
+        "partner.contact_removed", contact.partner, actor=actor, details={"contact": contact.name}
+    )
     db.session.delete(contact)
 
 
@@ -260,8 +297,9 @@ def normalise_agreement(data: AgreementData):
         if year is not None and not 1950 <= year <= 2200:
             problems.append((name, _l("The academic year must be between 1950 and 2200.")))
     if first is not None and last is not None and last < first:
-        problems.append(("last_academic_year",
-                         _l("The last academic year cannot come before the first.")))
+        problems.append(
+            ("last_academic_year", _l("The last academic year cannot come before the first."))
+        )
     places = _int(data.places_per_year, "places_per_year", problems, _l("Places"))
     if places is not None and not 0 <= places <= 10_000:
         problems.append(("places_per_year", _l("Places must be between 0 and 10000.")))
@@ -275,14 +313,22 @@ def normalise_agreement(data: AgreementData):
     for code in data.subject_areas or []:
         code = _clean(code)
         if code not in reference.isced_fields():
-            problems.append(("subject_areas", _l("“%(value)s” is not an ISCED-F 2013 code.",
-                                                  value=code[:20])))
+            problems.append(
+                ("subject_areas", _l("“%(value)s” is not an ISCED-F 2013 code.", value=code[:20]))
+            )
         elif code not in subjects:
             subjects.append(code)
     language = reference.normalise_language(data.language) if data.language else None
     if data.language and language is None:
-        problems.append(("language", _l("“%(value)s” is not an ISO 639-1 language code.",
-                                         value=_clean(data.language, 20))))
+        problems.append(
+            (
+                "language",
+                _l(
+                    "“%(value)s” is not an ISO 639-1 language code.",
+                    value=_clean(data.language, 20),
+                ),
+            )
+        )
     level = None
     if data.language_level:
         try:
@@ -290,34 +336,59 @@ def normalise_agreement(data: AgreementData):
         except ValueError:
             problems.append(("language_level", _l("The level must be a CEFR level A1 to C2.")))
     if (language is None) != (level is None) and not problems:
-        problems.append(("language_level", _l("Give both the language and its CEFR level, "
-                                               "or neither.")))
+        problems.append(
+            ("language_level", _l("Give both the language and its CEFR level, or neither."))
+        )
     scale = _decimal(data.min_gpa_scale, "min_gpa_scale", problems, _l("GPA scale")) or Decimal(4)
     if scale <= 0 or scale > 100:
         problems.append(("min_gpa_scale", _l("The GPA scale must be between 0 and 100.")))
     gpa = _decimal(data.min_gpa, "min_gpa", problems, _l("Minimum GPA"))
     if gpa is not None and not 0 <= gpa <= scale:
-        problems.append(("min_gpa", _l("The minimum GPA must lie between 0 and the scale "
-                                       "(%(scale)s).", scale=scale)))
+        problems.append(
+            (
+                "min_gpa",
+                _l("The minimum GPA must lie between 0 and the scale (%(scale)s).", scale=scale),
+            )
+        )
     values = {
-        "type": kind, "status": status, "code": _clean(data.code, 64) or None,
-        "first_academic_year": first, "last_academic_year": last,
-        "places_per_year": places, "months_per_mobility": months,
+        "type": kind,
+        "status": status,
+        "code": _clean(data.code, 64) or None,
+        "first_academic_year": first,
+        "last_academic_year": last,
+        "places_per_year": places,
+        "months_per_mobility": months,
         "all_units": bool(data.all_units),
-        "bachelor": "bachelor" in levels, "master": "master" in levels,
+        "bachelor": "bachelor" in levels,
+        "master": "master" in levels,
         "doctoral": "doctoral" in levels,
-        "subject_areas": " ".join(subjects), "language": language, "language_level": level,
+        "subject_areas": " ".join(subjects),
+        "language": language,
+        "language_level": level,
         "language_rank": CEFR_RANK[level] if level else None,
-        "min_gpa": gpa, "min_gpa_scale": scale, "notes": _clean(data.notes) or None,
+        "min_gpa": gpa,
+        "min_gpa_scale": scale,
+        "notes": _clean(data.notes) or None,
     }
     return values, problems
 
 
 def agreement_state(agreement):
     state = {}
-    for key in ("code", "first_academic_year", "last_academic_year", "places_per_year",
-                "months_per_mobility", "all_units", "bachelor", "master", "doctoral",
-                "subject_areas", "language", "notes"):
+    for key in (
+        "code",
+        "first_academic_year",
+        "last_academic_year",
+        "places_per_year",
+        "months_per_mobility",
+        "all_units",
+        "bachelor",
+        "master",
+        "doctoral",
+        "subject_areas",
+        "language",
+        "notes",
+    ):
         state[key] = getattr(agreement, key)
     for key in ("type", "status", "language_level"):
         value = getattr(agreement, key)
@@ -334,10 +405,14 @@ def save_agreement(agreement, partner, data: AgreementData, *, units, actor):
     values, problems = normalise_agreement(data)
     if not values["all_units"] and not units:
         problems.append(("unit_ids", _l("Choose the eligible units, or open it to all units.")))
-    if agreement is not None and agreement.status is AgreementStatus.TERMINATED and \
-            values["status"] is not AgreementStatus.TERMINATED:
-        problems.append(("status", _l("A terminated agreement cannot be reopened; create a "
-                                      "new one.")))
+    if (
+        agreement is not None
+        and agreement.status is AgreementStatus.TERMINATED
+        and values["status"] is not AgreementStatus.TERMINATED
+    ):
+        problems.append(
+            ("status", _l("A terminated agreement cannot be reopened; create a new one."))
+        )
     if problems:
         raise ValidationFailed(problems)
     creating = agreement is None
@@ -353,8 +428,12 @@ def save_agreement(agreement, partner, data: AgreementData, *, units, actor):
     db.session.flush()
     changed = _diff(before, agreement_state(agreement))
     if changed:
-        audit.record("agreement.created" if creating else "agreement.updated", agreement,
-                     actor=actor, details={"partner_id": partner.id, **changed})
+        audit.record(
+            "agreement.created" if creating else "agreement.updated",
+            agreement,
+            actor=actor,
+            details={"partner_id": partner.id, **changed},
+        )
     return agreement, changed
 
 
@@ -367,9 +446,16 @@ def terminate_agreement(agreement, *, reason, actor):
     before = agreement.status.value
     agreement.status = AgreementStatus.TERMINATED
     agreement.terminated_at = utcnow()
-    audit.record("agreement.terminated", agreement, actor=actor,
-                 details={"partner_id": agreement.partner_id, "status": [before, "terminated"],
-                          "reason": reason})
+    audit.record(
+        "agreement.terminated",
+        agreement,
+        actor=actor,
+        details={
+            "partner_id": agreement.partner_id,
+            "status": [before, "terminated"],
+            "reason": reason,
+        },
+    )
     return True
 
 
@@ -399,10 +485,18 @@ def attach_document(agreement, stream, filename, *, actor):
     agreement.document_path = stored
     agreement.document_sha256 = digest.hexdigest()
     agreement.document_size = size
-    audit.record("agreement.document_attached", agreement, actor=actor,
-                 details={"partner_id": agreement.partner_id, "name": agreement.document_name,
-                          "sha256": agreement.document_sha256, "size": size,
-                          "replaced": old is not None})
+    audit.record(
+        "agreement.document_attached",
+        agreement,
+        actor=actor,
+        details={
+            "partner_id": agreement.partner_id,
+            "name": agreement.document_name,
+            "sha256": agreement.document_sha256,
+            "size": size,
+            "replaced": old is not None,
+        },
+    )
     return stored
 
 
@@ -410,4 +504,3 @@ def document_path(agreement):
     if not agreement.document_path:
         return None
     return Path(current_app.config["UPLOAD_DIR"]) / "agreements" / agreement.document_path
-

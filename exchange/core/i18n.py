@@ -60,5 +60,7 @@ def init_app(app):
     app.jinja_env.globals["current_timezone"] = lambda: str(get_timezone())
 
     from ..accounts.labels import template_globals
+    from ..catalogue.labels import template_globals as catalogue_globals
 
     app.jinja_env.globals.update(template_globals())
+    app.jinja_env.globals.update(catalogue_globals())

@@ -59,8 +59,23 @@ def load_user(token):
     """Flask-Login stores the login-session token; a revoked or expired one loads nobody."""
     from ..accounts.models import LoginSession, hash_token
 
-    login = db.session.scalar(
-        db.select(LoginSession).where(LoginSession.token_hash == hash_token(token))
+    from sqlalchemy.orm import joinedload
+
+    from ..accounts.models import User
+
+    # One statement for the session, the user, their roles and units (every page needs them).
+    login = (
+        db.session.scalars(
+            db.select(LoginSession)
+            .where(LoginSession.token_hash == hash_token(token))
+            .options(
+                joinedload(LoginSession.user).options(
+                    joinedload(User.role_rows), joinedload(User.memberships)
+                )
+            )
+        )
+        .unique()
+        .first()
     )
     now = utcnow()
     if login is None or login.revoked_at is not None or login.expires_at <= now:

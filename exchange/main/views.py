@@ -10,7 +10,7 @@ from ..extensions import csrf, db, limiter
 from . import queries
 
 bp = Blueprint("main", __name__)
-PUBLIC_ENDPOINTS = {"main.index", "main.healthz"}
+PUBLIC_ENDPOINTS = {"main.index", "main.healthz", "main.livez"}
 
 
 @bp.get("/")
@@ -38,6 +38,13 @@ def home():
             context["events"] = queries.recent_audit_events()
             context["worker_beat"] = last_beat()
     return render_template(f"main/home_{role.value}.html", **context)
+
+
+@bp.get("/livez")
+@limiter.exempt
+def livez():
+    """Liveness: the process answers (no database or broker involved)."""
+    return {"status": "alive"}
 
 
 @bp.get("/healthz")

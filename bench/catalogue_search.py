@@ -1,0 +1,198 @@
+"""Catalogue search under load: 10,251 real universities, ~30k agreements, PostgreSQL,
+gunicorn; requests/s of search pages vs the trivial /livez endpoint of the same server.
+
+    .venv/bin/python bench/catalogue_search.py [--database-url URL] [--seconds 15]
+"""
+
+import argparse
+import json
+import random
+import tempfile
+from decimal import Decimal
+
+import sqlalchemy as sa
+from common import DEFAULT_URL, ROOT, gunicorn, login_cookie, make_app, scratch_database, wrk
+
+PAGES = {
+    "catalogue (default)": "/catalogue/",
+    "search q=university, Europe": "/catalogue/?q=university&continent=EU",
+    "eligible + English + most places": "/catalogue/?eligible=1&language=en&sort=places",
+    "subject 061 + bachelor, page 3": "/catalogue/?subject=061&level=bachelor&page=3",
+}
+
+
+def seed(app, rng):
+    from exchange.accounts import operations as accounts
+    from exchange.accounts.models import CEFR, DegreeLevel, LanguageResult, Role, StudentProfile
+    from exchange.accounts.models import UnitKind
+    from exchange.catalogue.models import CEFR_RANK, Agreement, Partner, agreement_units
+    from exchange.extensions import db
+
+    data = json.loads((ROOT.parent / "shared/data/world_universities.json").read_text())
+    with app.app_context():
+        units = [
+            accounts.save_unit(
+                None,
+                code=f"U{i}",
+                name=f"School {i}",
+                name_native=None,
+                kind=UnitKind.SCHOOL,
+                student_count=1000,
+                active=True,
+                actor=None,
+            )
+            for i in range(8)
+        ]
+        user = accounts.create_user(
+            "bench-student@example.edu",
+            "Bench Student",
+            [Role.STUDENT],
+            password="bench-password-1",
+            units=[units[0]],
+        )
+        user.profile = StudentProfile(
+            degree_level=DegreeLevel.BACHELOR,
+            gpa=Decimal("3.5"),
+            gpa_scale=Decimal("4"),
+            language_results=[LanguageResult(language="en", level=CEFR.C1)],
+        )
+        db.session.commit()
+        langs = ["en", "de", "fr", "es", "ja", "zh", "it", "pt", "ko", "nl"]
+        rows, seen = [], set()
+        for entry in data:
+            hei = entry["domains"][0] if entry["domains"] else None
+            if hei in seen:
+                hei = None
+            seen.add(hei)
+            spoken = rng.sample(langs, rng.randint(1, 2))
+            name = entry["name"]
+            rows.append(
+                {
+                    "name": name,
+                    "name_key": name.lower(),
+                    "country": entry["alpha_two_code"],
+                    "region": entry["state-province"],
+                    "hei_id": hei,
+                    "domains": " ".join(entry["domains"]),
+                    "website": (entry["web_pages"] or [None])[0],
+                    "languages": " ".join(spoken),
+                    "search_text": " ".join(
+                        x for x in (name, entry["state-province"], " ".join(entry["domains"])) if x
+                    ).lower(),
+                    "status": "active",
+                }
+            )
+        db.session.execute(sa.insert(Partner), rows)
+        ids = db.session.scalars(sa.select(Partner.id)).all()
+        agreements = []
+        subjects = ["0613", "0311", "0413", "0912", "0533", "0232", "0731", "0421"]
+        for pid in ids:
+            for _ in range(3):
+                status = rng.choices(["active", "draft", "terminated"], [90, 5, 5])[0]
+                level = rng.choice([None, CEFR.B1, CEFR.B2, CEFR.C1])
+                agreements.append(
+                    {
+                        "partner_id": pid,
+                        "type": rng.choice(
+                            ["bilateral", "bilateral", "summer_school", "dual_degree"]
+                        ),
+                        "status": status,
+                        "first_academic_year": 2022,
+                        "last_academic_year": rng.choice([2024, 2028, 2029, 2030]),
+                        "places_per_year": rng.randint(0, 6),
+                        "months_per_mobility": 5,
+                        "all_units": rng.random() > 0.3,
+                        "bachelor": True,
+                        "master": rng.random() > 0.3,
+                        "doctoral": rng.random() > 0.7,
+                        "subject_areas": " ".join(rng.sample(subjects, 2)),
+                        "language": rng.choice(langs[:4]) if level else None,
+                        "language_level": level.value if level else None,
+                        "language_rank": CEFR_RANK[level] if level else None,
+                        "min_gpa": rng.choice(
+                            [None, Decimal("2.5"), Decimal("3.0"), Decimal("3.3")]
+                        ),
+                        "min_gpa_scale": Decimal("4"),
+                    }
+                )
+        db.session.execute(sa.insert(Agreement), agreements)
+        restricted = db.session.scalars(
+            sa.select(Agreement.id).where(Agreement.all_units.is_(False))
+        ).all()
+        db.session.execute(
+            sa.insert(agreement_units),
+            [{"agreement_id": aid, "unit_id": rng.choice(units).id} for aid in restricted],
+        )
+        db.session.commit()
+        db.session.execute(sa.text("ANALYZE"))
+        db.session.commit()
+        counts = (
+            db.session.scalar(sa.select(sa.func.count()).select_from(Partner)),
+            db.session.scalar(sa.select(sa.func.count()).select_from(Agreement)),
+        )
+    return counts
+
+
+def statements_per_page(app, cookie_user):
+    from exchange.extensions import db
+
+    counts = {}
+    with app.app_context():
+        client = app.test_client()
+        html = client.get("/login").get_data(as_text=True)
+        import re
+
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+        client.post(
+            "/login",
+            data={"email": cookie_user, "password": "bench-password-1", "csrf_token": token},
+        )
+        for label, path in PAGES.items():
+            client.get(path)
+            seen = []
+            listener = lambda *a, **k: seen.append(1)  # noqa: E731
+            sa.event.listen(db.engine, "before_cursor_execute", listener)
+            resp = client.get(path)
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+            assert resp.status_code == 200, (path, resp.status_code)
+            counts[label] = len(seen)
+    return counts
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    rng = random.Random(20261126)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database(args.database_url, args.keep) as url,
+    ):
+        app = make_app(url, tmp)
+        partners, agreements = seed(app, rng)
+        print(f"seeded {partners} partners, {agreements} agreements")
+        statements = statements_per_page(app, "bench-student@example.edu")
+        with gunicorn(url, tmp, args.workers) as base:
+            cookie = login_cookie(base, "bench-student@example.edu", "bench-password-1")
+            wrk(base + "/livez", seconds=3)  # warm-up
+            trivial = wrk(base + "/livez", cookie, seconds=args.seconds)
+            print(f"\n{'page':38} {'req/s':>8} {'ratio':>7} {'p50':>9} {'p99':>9} {'SQL':>4}")
+            print(
+                f"{'/livez (trivial)':38} {trivial['rps']:8.0f} {'100%':>7} "
+                f"{trivial['p50']:>9} {trivial['p99']:>9} {0:>4}"
+            )
+            for label, path in PAGES.items():
+                wrk(base + path, cookie, seconds=3)
+                r = wrk(base + path, cookie, seconds=args.seconds)
+                assert r["errors"] == 0, f"{path}: {r['errors']} error responses"
+                print(
+                    f"{label:38} {r['rps']:8.0f} {r['rps'] / trivial['rps']:7.0%} "
+                    f"{r['p50']:>9} {r['p99']:>9} {statements[label]:>4}"
+                )
+
+
+if __name__ == "__main__":
+    main()

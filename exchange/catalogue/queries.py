@@ -1,0 +1,263 @@
+"""Read models of the catalogue: the filtered partner list and the partner page, each loaded
+in a fixed number of statements whatever the number of rows."""
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from ..core.audit import AuditEvent
+from ..extensions import db
+from . import reference
+from .academic import current_academic_year
+from .eligibility import StudentFacts, eligible_clause
+from .models import (
+    Agreement,
+    AgreementStatus,
+    AgreementType,
+    Partner,
+    PartnerStatus,
+    agreement_units,
+)
+
+SORTS = {"name", "country", "places"}
+PER_PAGE = 20
+
+
+@dataclass
+class CatalogueFilters:
+    q: str = ""
+    country: str = ""
+    continent: str = ""
+    language: str = ""
+    subject: str = ""
+    level: str = ""
+    type: str = ""
+    unit: int | None = None
+    eligible: bool = False
+    with_agreement: bool = True
+    include_inactive: bool = False
+    sort: str = "name"
+    page: int = 1
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args, *, staff=False):
+        """Read filters from a query string; unknown values are dropped, not trusted."""
+        f = cls()
+        f.q = (args.get("q") or "").strip()[:100]
+        f.country = reference.normalise_country(args.get("country")) or ""
+        continent = (args.get("continent") or "").upper()
+        f.continent = continent if continent in reference.CONTINENTS else ""
+        f.language = reference.normalise_language(args.get("language")) or ""
+        subject = (args.get("subject") or "").strip()
+        f.subject = subject if subject in reference.isced_fields() else ""
+        level = args.get("level") or ""
+        f.level = level if level in {"bachelor", "master", "doctoral"} else ""
+        kind = args.get("type") or ""
+        f.type = kind if kind in {t.value for t in AgreementType} else ""
+        try:
+            f.unit = int(args["unit"]) if args.get("unit") else None
+        except ValueError:
+            f.unit = None
+        f.eligible = args.get("eligible") == "1"
+        f.sort = args.get("sort") if args.get("sort") in SORTS else "name"
+        try:
+            f.page = max(1, min(int(args.get("page", 1)), 100_000))
+        except ValueError:
+            f.page = 1
+        if staff:
+            # Staff may list partners without agreements and inactive ones; students never.
+            f.with_agreement = args.get("all") != "1"
+            f.include_inactive = args.get("inactive") == "1"
+        return f
+
+    def args(self, **changes):
+        """The query-string arguments that reproduce these filters (for links and export)."""
+        values = {
+            "q": self.q,
+            "country": self.country,
+            "continent": self.continent,
+            "language": self.language,
+            "subject": self.subject,
+            "level": self.level,
+            "type": self.type,
+            "unit": self.unit,
+            "eligible": "1" if self.eligible else "",
+            "all": "" if self.with_agreement else "1",
+            "inactive": "1" if self.include_inactive else "",
+            "sort": self.sort,
+            "page": self.page if self.page > 1 else "",
+        }
+        values.update(changes)
+        return {k: v for k, v in values.items() if v not in ("", None)}
+
+    @property
+    def any(self):
+        return bool(
+            self.q
+            or self.country
+            or self.continent
+            or self.language
+            or self.subject
+            or self.level
+            or self.type
+            or self.unit
+            or self.eligible
+        )
+
+
+def current_agreement_clause(year):
+    """Agreements a student can go on now: active and not past their last year."""
+    return sa.and_(Agreement.status == AgreementStatus.ACTIVE, Agreement.last_academic_year >= year)
+
+
+def agreement_clause(filters: CatalogueFilters, student: StudentFacts | None, year):
+    conditions = [current_agreement_clause(year)]
+    if filters.subject:
+        # Codes are stored space-separated; a broad or narrow field matches its sub-fields.
+        conditions.append((sa.literal(" ") + Agreement.subject_areas).like(f"% {filters.subject}%"))
+    if filters.level:
+        conditions.append(getattr(Agreement, filters.level).is_(True))
+    if filters.type:
+        conditions.append(Agreement.type == AgreementType(filters.type))
+    if filters.unit:
+        conditions.append(
+            sa.or_(
+                Agreement.all_units.is_(True),
+                sa.exists().where(
+                    agreement_units.c.agreement_id == Agreement.id,
+                    agreement_units.c.unit_id == filters.unit,
+                ),
+            )
+        )
+    if filters.eligible and student is not None:
+        conditions.append(eligible_clause(student))
+    return sa.and_(*conditions)
+
+
+def partner_clause(filters: CatalogueFilters, student: StudentFacts | None, year):
+    conditions = []
+    if not filters.include_inactive:
+        conditions.append(Partner.status == PartnerStatus.ACTIVE)
+    if filters.q:
+        needle = filters.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(Partner.search_text.like(f"%{needle}%", escape="\\"))
+    if filters.country:
+        conditions.append(Partner.country == filters.country)
+    if filters.continent:
+        conditions.append(Partner.country.in_(reference.countries_in(filters.continent)))
+    if filters.language:
+        conditions.append(
+            (sa.literal(" ") + Partner.languages + " ").like(f"% {filters.language} %")
+        )
+    agreement_filters = (
+        filters.subject
+        or filters.level
+        or filters.type
+        or filters.unit
+        or (filters.eligible and student is not None)
+    )
+    if filters.with_agreement or agreement_filters:
+        conditions.append(
+            sa.exists().where(
+                Agreement.partner_id == Partner.id, agreement_clause(filters, student, year)
+            )
+        )
+    return sa.and_(sa.true(), *conditions)
+
+
+def _places_subquery(year):
+    return (
+        sa.select(sa.func.coalesce(sa.func.sum(Agreement.places_per_year), 0))
+        .where(Agreement.partner_id == Partner.id, current_agreement_clause(year))
+        .correlate(Partner)
+        .scalar_subquery()
+    )
+
+
+def search_partners(filters: CatalogueFilters, student: StudentFacts | None = None):
+    """The SELECT of partners matching `filters`, sorted (not paginated)."""
+    year = current_academic_year()
+    stmt = sa.select(Partner).where(partner_clause(filters, student, year))
+    if filters.sort == "country":
+        stmt = stmt.order_by(Partner.country, Partner.name_key, Partner.id)
+    elif filters.sort == "places":
+        stmt = stmt.order_by(_places_subquery(year).desc(), Partner.name_key, Partner.id)
+    else:
+        stmt = stmt.order_by(Partner.name_key, Partner.id)
+    return stmt
+
+
+def catalogue_page(filters: CatalogueFilters, student: StudentFacts | None = None):
+    """One page of partners with their current agreements: four statements in all."""
+    year = current_academic_year()
+    stmt = search_partners(filters, student)
+    total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(
+            stmt.order_by(None).with_only_columns(Partner.id).subquery()
+        )
+    )
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(filters.page, pages)
+    partners = db.session.scalars(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    agreements = {}
+    if partners:
+        rows = db.session.scalars(
+            sa.select(Agreement)
+            .where(
+                Agreement.partner_id.in_([p.id for p in partners]), current_agreement_clause(year)
+            )
+            .options(selectinload(Agreement.units))
+            .order_by(Agreement.partner_id, Agreement.type, Agreement.id)
+        ).all()
+        for agreement in rows:
+            agreements.setdefault(agreement.partner_id, []).append(agreement)
+    return {
+        "partners": partners,
+        "agreements": agreements,
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "year": year,
+    }
+
+
+def partner_page(partner_id, *, staff):
+    """The partner with contacts and agreements (all of them for staff, current ones for
+    students), and its history for staff."""
+    year = current_academic_year()
+    partner = db.session.scalar(
+        sa.select(Partner).where(Partner.id == partner_id).options(selectinload(Partner.contacts))
+    )
+    if partner is None or (not staff and partner.status is not PartnerStatus.ACTIVE):
+        return None
+    stmt = (
+        sa.select(Agreement)
+        .where(Agreement.partner_id == partner.id)
+        .options(selectinload(Agreement.units))
+        .order_by(Agreement.last_academic_year.desc(), Agreement.id)
+    )
+    if not staff:
+        stmt = stmt.where(current_agreement_clause(year))
+    agreements = db.session.scalars(stmt).all()
+    history = []
+    if staff:
+        agreement_ids = [str(a.id) for a in agreements]
+        history = db.session.scalars(
+            sa.select(AuditEvent)
+            .where(
+                sa.or_(
+                    sa.and_(
+                        AuditEvent.object_type == "Partner", AuditEvent.object_id == str(partner.id)
+                    ),
+                    sa.and_(
+                        AuditEvent.object_type == "Agreement",
+                        AuditEvent.object_id.in_(agreement_ids),
+                    ),
+                )
+            )
+            .order_by(AuditEvent.id.desc())
+            .limit(50)
+        ).all()
+    return {"partner": partner, "agreements": agreements, "history": history, "year": year}
