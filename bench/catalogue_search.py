@@ -23,8 +23,14 @@ PAGES = {
 
 def seed(app, rng):
     from exchange.accounts import operations as accounts
-    from exchange.accounts.models import CEFR, DegreeLevel, LanguageResult, Role, StudentProfile
-    from exchange.accounts.models import UnitKind
+    from exchange.accounts.models import (
+        CEFR,
+        DegreeLevel,
+        LanguageResult,
+        Role,
+        StudentProfile,
+        UnitKind,
+    )
     from exchange.catalogue.models import CEFR_RANK, Agreement, Partner, agreement_units
     from exchange.extensions import db
 
@@ -150,7 +156,10 @@ def statements_per_page(app, cookie_user):
         for label, path in PAGES.items():
             client.get(path)
             seen = []
-            listener = lambda *a, **k: seen.append(1)  # noqa: E731
+
+            def listener(*_args, seen=seen, **_kwargs):
+                seen.append(1)
+
             sa.event.listen(db.engine, "before_cursor_execute", listener)
             resp = client.get(path)
             sa.event.remove(db.engine, "before_cursor_execute", listener)

@@ -39,10 +39,9 @@ def create_app(config=None, **overrides):
 
 
 def register_extensions(app):
+    from . import models  # noqa: F401 - every table is known to SQLAlchemy and Alembic
     from .core import i18n, security
     from .core.database import configure_engine
-
-    from . import models  # noqa: F401 - every table is known to SQLAlchemy and Alembic
 
     db.init_app(app)
     with app.app_context():

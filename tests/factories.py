@@ -100,7 +100,8 @@ class PartnerFactory(Base):
     domains = factory.LazyAttribute(lambda o: o.hei_id)
     languages = "de en"
     search_text = factory.LazyAttribute(
-        lambda o: " ".join(x for x in (o.name, o.city, o.hei_id) if x).lower())
+        lambda o: " ".join(x for x in (o.name, o.city, o.hei_id) if x).lower()
+    )
 
 
 class AgreementFactory(Base):

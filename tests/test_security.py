@@ -9,6 +9,7 @@ from .factories import UserFactory, admin
 PUBLIC = {
     "static",
     "main.index",
+    "main.livez",
     "main.healthz",
     "auth.login",
     "auth.forgot_password",

@@ -188,8 +188,8 @@ class StudentProfile(db.Model):
     student_number: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
     degree_level: Mapped[DegreeLevel | None] = mapped_column(enum_column(DegreeLevel))
     programme: Mapped[str | None] = mapped_column(sa.String(200))
-    gpa: Mapped[Decimal | None] = mapped_column(sa.Numeric(4, 2))
-    gpa_scale: Mapped[Decimal] = mapped_column(sa.Numeric(4, 2), default=Decimal("4.00"))
+    gpa: Mapped[Decimal | None] = mapped_column(sa.Numeric(5, 2))
+    gpa_scale: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("4.00"))
 
     user: Mapped[User] = relationship(back_populates="profile")
     language_results: Mapped[list["LanguageResult"]] = relationship(

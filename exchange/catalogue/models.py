@@ -37,8 +37,7 @@ CEFR_RANK = {level: rank for rank, level in enumerate(CEFR, start=1)}
 agreement_units = sa.Table(
     "agreement_units",
     db.metadata,
-    sa.Column("agreement_id", sa.ForeignKey("agreements.id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column("agreement_id", sa.ForeignKey("agreements.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("unit_id", sa.ForeignKey("units.id"), primary_key=True, index=True),
 )
 
@@ -62,8 +61,9 @@ class Partner(db.Model):
     hei_id: Mapped[str | None] = mapped_column(
         sa.String(255), unique=True, doc="EWP hei-id: the main internet domain"
     )
-    domains: Mapped[str] = mapped_column(sa.String(1000), default="",
-                                         doc="Internet domains, space-separated")
+    domains: Mapped[str] = mapped_column(
+        sa.String(1000), default="", doc="Internet domains, space-separated"
+    )
     languages: Mapped[str] = mapped_column(
         sa.String(200), default="", doc="Languages of instruction, ISO 639-1, space-separated"
     )
@@ -143,13 +143,14 @@ class Agreement(db.Model):
     bachelor: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     master: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     doctoral: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
-    subject_areas: Mapped[str] = mapped_column(sa.String(500), default="",
-                                               doc="ISCED-F codes, space-separated")
+    subject_areas: Mapped[str] = mapped_column(
+        sa.String(500), default="", doc="ISCED-F codes, space-separated"
+    )
     language: Mapped[str | None] = mapped_column(sa.String(8), doc="ISO 639-1")
     language_level: Mapped[CEFR | None] = mapped_column(enum_column(CEFR))
     language_rank: Mapped[int | None] = mapped_column(doc="CEFR level as 1..6, for SQL filters")
-    min_gpa: Mapped[Decimal | None] = mapped_column(sa.Numeric(4, 2))
-    min_gpa_scale: Mapped[Decimal] = mapped_column(sa.Numeric(4, 2), default=Decimal("4.00"))
+    min_gpa: Mapped[Decimal | None] = mapped_column(sa.Numeric(5, 2))
+    min_gpa_scale: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("4.00"))
     notes: Mapped[str | None] = mapped_column(sa.Text)
     terminated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     document_name: Mapped[str | None] = mapped_column(sa.String(255), doc="original file name")
@@ -164,8 +165,11 @@ class Agreement(db.Model):
 
     @property
     def degree_levels(self) -> list[DegreeLevel]:
-        flags = {DegreeLevel.BACHELOR: self.bachelor, DegreeLevel.MASTER: self.master,
-                 DegreeLevel.DOCTORAL: self.doctoral}
+        flags = {
+            DegreeLevel.BACHELOR: self.bachelor,
+            DegreeLevel.MASTER: self.master,
+            DegreeLevel.DOCTORAL: self.doctoral,
+        }
         return [level for level, on in flags.items() if on]
 
     @property

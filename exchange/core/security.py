@@ -57,11 +57,9 @@ def set_security_headers(response):
 
 def load_user(token):
     """Flask-Login stores the login-session token; a revoked or expired one loads nobody."""
-    from ..accounts.models import LoginSession, hash_token
-
     from sqlalchemy.orm import joinedload
 
-    from ..accounts.models import User
+    from ..accounts.models import LoginSession, User, hash_token
 
     # One statement for the session, the user, their roles and units (every page needs them).
     login = (
