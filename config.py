@@ -56,7 +56,12 @@ class Config:
     INSTANCE_DIR = str(INSTANCE)
 
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE / 'exchange.db'}")
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Connections are recycled instead of pinged before each use: a ping is a round trip on
+    # every request. After a database restart, the first request on a dead connection fails.
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "pool_pre_ping": _env_bool("DATABASE_PRE_PING", False),
+        "pool_recycle": _env_int("DATABASE_POOL_RECYCLE", 1800),
+    }
 
     # Celery. The default broker needs no server: kombu's filesystem transport under instance/.
     BROKER_URL = _env("BROKER_URL", _env("REDIS_URL", "filesystem://"))

@@ -2,5 +2,5 @@
 
 from .accounts import models as accounts  # noqa: F401
 from .catalogue import models as catalogue  # noqa: F401
-from .core import audit, heartbeat  # noqa: F401
+from .core import audit, cache, heartbeat  # noqa: F401
 from .mail import models as mail  # noqa: F401

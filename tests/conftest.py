@@ -20,6 +20,7 @@ from flask_migrate import upgrade
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from exchange import create_app
+from exchange.core.cache import VersionedCache
 from exchange.extensions import db, limiter
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -167,6 +168,7 @@ def _rollback(request, app):
         app.extensions["dispatched_mail_ids"] = []
         app.extensions["mail_memory"] = []
         limiter.reset()
+        VersionedCache.clear_all()  # versions roll back with the test; cached pages must too
         try:
             yield
         finally:
@@ -189,6 +191,7 @@ def committed_app(request, scratch_databases, tmp_path, run_id, app):
     committed = make_app(url, tmp_path, run_id, **overrides)
     migrate_to_head(committed)
     limiter.reset()
+    VersionedCache.clear_all()
     try:
         yield committed
     finally:

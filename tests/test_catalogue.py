@@ -523,3 +523,22 @@ def test_catalogue_list_and_partner_page_use_a_fixed_number_of_statements(
     assert max(many.values()) <= 10
     assert count_statements(student_client, f"/catalogue/partners/{first}") == few_page
     assert count_statements(staff_client, f"/catalogue/partners/{first}") == few_staff
+
+
+def test_cached_list_follows_every_change(student_client, staff_client):
+    p = PartnerFactory(name="Before Rename")
+    a = AgreementFactory(partner=p, places_per_year=2)
+    assert names(student_client.get("/catalogue/").get_data(as_text=True)) == ["Before Rename"]
+    token = csrf_token(staff_client, f"/catalogue/partners/{p.id}/edit")
+    staff_client.post(f"/catalogue/partners/{p.id}/edit",
+                      data=partner_form(token, name="After Rename", hei_id=p.hei_id,
+                                        languages=["de"]))
+    html = student_client.get("/catalogue/").get_data(as_text=True)
+    assert names(html) == ["After Rename"]
+    staff_client.post(f"/catalogue/agreements/{a.id}/edit",
+                      data=agreement_form(token, places_per_year="7", language="",
+                                          language_level=""))
+    assert "7 places a year" in student_client.get("/catalogue/").get_data(as_text=True)
+    staff_client.post(f"/catalogue/agreements/{a.id}/terminate",
+                      data={"reason": "ended", "csrf_token": token})
+    assert names(student_client.get("/catalogue/").get_data(as_text=True)) == []

@@ -23,6 +23,16 @@ class StudentFacts:
     gpa_scale: Decimal
     languages: dict[str, int] = field(default_factory=dict)  # code -> best CEFR rank
 
+    def key(self):
+        """A hashable summary: two students with the same key meet the same agreements."""
+        return (
+            self.unit_ids,
+            self.degree_level,
+            self.gpa,
+            self.gpa_scale,
+            tuple(sorted(self.languages.items())),
+        )
+
     @classmethod
     def of(cls, user):
         profile = user.profile

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from ..accounts.models import Unit
 from ..core.audit import AuditEvent
+from ..core.cache import VersionedCache, bump_on_flush
 from ..extensions import db
 from . import reference
 from .academic import current_academic_year
@@ -16,6 +18,7 @@ from .models import (
     AgreementStatus,
     AgreementType,
     Partner,
+    PartnerContact,
     PartnerStatus,
     agreement_units,
 )
@@ -91,6 +94,23 @@ class CatalogueFilters:
         }
         values.update(changes)
         return {k: v for k, v in values.items() if v not in ("", None)}
+
+    def cache_key(self):
+        return (
+            self.q.lower(),
+            self.country,
+            self.continent,
+            self.language,
+            self.subject,
+            self.level,
+            self.type,
+            self.unit,
+            self.eligible,
+            self.with_agreement,
+            self.include_inactive,
+            self.sort,
+            self.page,
+        )
 
     @property
     def any(self):
@@ -189,9 +209,92 @@ def search_partners(filters: CatalogueFilters, student: StudentFacts | None = No
     return stmt
 
 
+@dataclass(frozen=True)
+class UnitRef:
+    id: int
+    code: str
+
+
+@dataclass(frozen=True)
+class AgreementView:
+    """What the list shows of an agreement, detached from the session so it can be cached."""
+
+    id: int
+    partner_id: int
+    type: AgreementType
+    places_per_year: int
+    months_per_mobility: int
+    degree_levels: tuple
+    first_academic_year: int
+    last_academic_year: int
+    language: str | None
+    language_level: object
+    min_gpa: object
+    min_gpa_scale: object
+    all_units: bool
+    units: tuple
+    subject_area_list: tuple
+
+    @classmethod
+    def of(cls, a: Agreement):
+        return cls(
+            id=a.id,
+            partner_id=a.partner_id,
+            type=a.type,
+            places_per_year=a.places_per_year,
+            months_per_mobility=a.months_per_mobility,
+            degree_levels=tuple(a.degree_levels),
+            first_academic_year=a.first_academic_year,
+            last_academic_year=a.last_academic_year,
+            language=a.language,
+            language_level=a.language_level,
+            min_gpa=a.min_gpa,
+            min_gpa_scale=a.min_gpa_scale,
+            all_units=a.all_units,
+            units=tuple(UnitRef(u.id, u.code) for u in a.units),
+            subject_area_list=tuple(a.subject_area_list),
+        )
+
+
+@dataclass(frozen=True)
+class PartnerView:
+    id: int
+    name: str
+    name_native: str | None
+    country: str
+    city: str | None
+    language_codes: tuple
+    active: bool
+    agreements: tuple
+
+    @classmethod
+    def of(cls, p: Partner, agreements):
+        return cls(
+            id=p.id,
+            name=p.name,
+            name_native=p.name_native,
+            country=p.country,
+            city=p.city,
+            language_codes=tuple(p.language_codes),
+            active=p.status is PartnerStatus.ACTIVE,
+            agreements=tuple(AgreementView.of(a) for a in agreements),
+        )
+
+
+catalogue_cache = VersionedCache("catalogue", maxsize=4096)
+bump_on_flush("catalogue", Partner, Agreement, PartnerContact, Unit)
+
+
 def catalogue_page(filters: CatalogueFilters, student: StudentFacts | None = None):
-    """One page of partners with their current agreements: four statements in all."""
+    """One page of partners with their current agreements. Computed in four statements and
+    kept in the catalogue cache until the catalogue next changes."""
     year = current_academic_year()
+    eligible_key = student.key() if (filters.eligible and student is not None) else None
+    key = ("page", year, filters.cache_key(), eligible_key)
+    return catalogue_cache.get_or_set(key, lambda: _load_page(filters, student, year))
+
+
+def _load_page(filters, student, year):
     stmt = search_partners(filters, student)
     total = db.session.scalar(
         sa.select(sa.func.count()).select_from(
@@ -214,13 +317,23 @@ def catalogue_page(filters: CatalogueFilters, student: StudentFacts | None = Non
         for agreement in rows:
             agreements.setdefault(agreement.partner_id, []).append(agreement)
     return {
-        "partners": partners,
-        "agreements": agreements,
+        "partners": tuple(PartnerView.of(p, agreements.get(p.id, ())) for p in partners),
         "total": total,
         "page": page,
         "pages": pages,
         "year": year,
     }
+
+
+def units():
+    """All units, for the filter (cached with the catalogue)."""
+    return catalogue_cache.get_or_set(
+        ("units",),
+        lambda: tuple(
+            (u.id, f"{u.code} · {u.name}")
+            for u in db.session.scalars(sa.select(Unit).order_by(Unit.code))
+        ),
+    )
 
 
 def partner_page(partner_id, *, staff):

@@ -7,8 +7,8 @@ from ..admin.forms import ConfirmForm
 from ..core.errors import DomainError
 from ..core.security import roles_required
 from ..extensions import db
+from . import fragments, queries
 from . import operations as ops
-from . import queries, reference
 from .eligibility import StudentFacts, reasons
 from .forms import AgreementForm, ContactForm, DocumentForm, PartnerForm, TerminateForm
 from .models import Agreement, Partner, PartnerContact, PartnerStatus
@@ -36,21 +36,13 @@ def index():
     student = student_facts()
     filters = queries.CatalogueFilters.from_args(request.args, staff=staff)
     result = queries.catalogue_page(filters, student)
-    eligibility = {}
-    if student is not None:
-        for agreements in result["agreements"].values():
-            for agreement in agreements:
-                eligibility[agreement.id] = reasons(agreement, student)
     return render_template(
         "catalogue/index.html",
         filters=filters,
         staff=staff,
         student=student,
-        eligibility=eligibility,
-        units=_units(),
-        countries=reference.country_choices(),
-        languages=reference.language_choices(),
-        subjects=reference.isced_choices(),
+        filter_form=fragments.filter_form(filters, staff, student is not None),
+        cards=fragments.cards(result["partners"], student),
         **result,
     )
 

@@ -56,27 +56,37 @@ def set_security_headers(response):
 
 
 def load_user(token):
-    """Flask-Login stores the login-session token; a revoked or expired one loads nobody."""
+    """Flask-Login stores the login-session token; a revoked or expired one loads nobody.
+
+    One statement per request loads the session, the user with roles, units and student
+    profile, and the versions of the in-process caches (see core.cache)."""
     from sqlalchemy.orm import joinedload
 
-    from ..accounts.models import LoginSession, User, hash_token
+    from ..accounts.models import LoginSession, StudentProfile, User, hash_token
+    from .cache import VersionedCache
 
-    # One statement for the session, the user, their roles and units (every page needs them).
-    login = (
-        db.session.scalars(
-            db.select(LoginSession)
+    versions = VersionedCache.version_columns()
+    row = (
+        db.session.execute(
+            db.select(LoginSession, *versions.values())
             .where(LoginSession.token_hash == hash_token(token))
             .options(
                 joinedload(LoginSession.user).options(
-                    joinedload(User.role_rows), joinedload(User.memberships)
+                    joinedload(User.role_rows),
+                    joinedload(User.memberships),
+                    joinedload(User.profile).joinedload(StudentProfile.language_results),
                 )
             )
         )
         .unique()
         .first()
     )
+    if row is None:
+        return None
+    login = row[0]
+    VersionedCache.remember_versions(dict(zip(versions, row[1:], strict=True)))
     now = utcnow()
-    if login is None or login.revoked_at is not None or login.expires_at <= now:
+    if login.revoked_at is not None or login.expires_at <= now:
         return None
     user = login.user
     if not user.active:
