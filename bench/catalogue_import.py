@@ -24,8 +24,13 @@ def run_import(url, tmp):
     flask = str(Path(sys.executable).parent / "flask")
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    proc = subprocess.run([flask, "--app", "wsgi", "partners", "import", str(DATA)], cwd=ROOT,
-                          env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [flask, "--app", "wsgi", "partners", "import", str(DATA)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode != 0:
@@ -38,11 +43,16 @@ def run_import(url, tmp):
 def counts(url):
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        result = {t: conn.scalar(sa.text(f"SELECT count(*) FROM {t}"))
-                  for t in ("partners", "audit_events")}
-        result["digest"] = conn.scalar(sa.text(
-            "SELECT md5(string_agg(concat_ws('|', id, name, country, hei_id, domains, website,"
-            " region, status, updated_at), ',' ORDER BY id)) FROM partners"))
+        result = {
+            t: conn.scalar(sa.text(f"SELECT count(*) FROM {t}"))
+            for t in ("partners", "audit_events")
+        }
+        result["digest"] = conn.scalar(
+            sa.text(
+                "SELECT md5(string_agg(concat_ws('|', id, name, country, hei_id, domains, website,"
+                " region, status, updated_at), ',' ORDER BY id)) FROM partners"
+            )
+        )
     engine.dispose()
     return result
 
@@ -56,8 +66,10 @@ def main():
         for attempt in ("first", "second"):
             elapsed, peak_kib, summary = run_import(url, tmp)
             after = counts(url)
-            print(f"{attempt} import: {elapsed:.1f} s wall, peak RSS {peak_kib / 1024:.0f} MiB, "
-                  f"{after['partners']} partners, {after['audit_events']} audit events")
+            print(
+                f"{attempt} import: {elapsed:.1f} s wall, peak RSS {peak_kib / 1024:.0f} MiB, "
+                f"{after['partners']} partners, {after['audit_events']} audit events"
+            )
             for line in summary:
                 print("   ", line.strip())
             if attempt == "first":
