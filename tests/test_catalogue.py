@@ -530,15 +530,18 @@ def test_cached_list_follows_every_change(student_client, staff_client):
     a = AgreementFactory(partner=p, places_per_year=2)
     assert names(student_client.get("/catalogue/").get_data(as_text=True)) == ["Before Rename"]
     token = csrf_token(staff_client, f"/catalogue/partners/{p.id}/edit")
-    staff_client.post(f"/catalogue/partners/{p.id}/edit",
-                      data=partner_form(token, name="After Rename", hei_id=p.hei_id,
-                                        languages=["de"]))
+    staff_client.post(
+        f"/catalogue/partners/{p.id}/edit",
+        data=partner_form(token, name="After Rename", hei_id=p.hei_id, languages=["de"]),
+    )
     html = student_client.get("/catalogue/").get_data(as_text=True)
     assert names(html) == ["After Rename"]
-    staff_client.post(f"/catalogue/agreements/{a.id}/edit",
-                      data=agreement_form(token, places_per_year="7", language="",
-                                          language_level=""))
+    staff_client.post(
+        f"/catalogue/agreements/{a.id}/edit",
+        data=agreement_form(token, places_per_year="7", language="", language_level=""),
+    )
     assert "7 places a year" in student_client.get("/catalogue/").get_data(as_text=True)
-    staff_client.post(f"/catalogue/agreements/{a.id}/terminate",
-                      data={"reason": "ended", "csrf_token": token})
+    staff_client.post(
+        f"/catalogue/agreements/{a.id}/terminate", data={"reason": "ended", "csrf_token": token}
+    )
     assert names(student_client.get("/catalogue/").get_data(as_text=True)) == []
