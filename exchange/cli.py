@@ -122,8 +122,11 @@ def seed_demo():
                 ],
             )
         created += 1
+    from .catalogue.demo import seed_demo_catalogue
+
+    partners = seed_demo_catalogue()
     db.session.commit()
     click.echo(
-        f"demo data ready: {len(units)} units, {created} new users "
+        f"demo data ready: {len(units)} units, {created} new users, {partners} new partners "
         f"(password {DEMO_PASSWORD!r} for the demo logins)"
     )
