@@ -207,3 +207,18 @@ def test_naive_datetimes_are_refused(app, ctx):
     with pytest.raises(sa.exc.StatementError, match="naive datetime"):
         db.session.flush()
     db.session.rollback()
+
+
+def test_audit_details_read_as_changes():
+    from exchange.core.audit import describe
+
+    lines = describe(
+        {
+            "partner_id": 3,
+            "city": [None, "München"],
+            "places_per_year": [2, 6],
+            "units": [[], ["CS"]],
+            "reason": "closed",
+        }
+    )
+    assert lines == ["city: München", "places per year: 2 → 6", "units: — → CS", "reason: closed"]

@@ -55,3 +55,31 @@ def record(action, obj=None, *, actor=None, details=None, object_type=None, obje
     )
     db.session.add(event_row)
     return event_row
+
+
+def _show(value):
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def describe(details, skip=("partner_id",)):
+    """Readable lines for an event's details: "field: old → new", or the value when created."""
+    lines = []
+    for key, value in (details or {}).items():
+        if key in skip:
+            continue
+        label = key.replace("_", " ")
+        if isinstance(value, list) and len(value) == 2 and not isinstance(value[0], dict):
+            before, after = value
+            if before is None or before == "":
+                lines.append(f"{label}: {_show(after)}")
+            else:
+                lines.append(f"{label}: {_show(before)} → {_show(after)}")
+        else:
+            lines.append(f"{label}: {_show(value)}")
+    return lines

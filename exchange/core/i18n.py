@@ -56,6 +56,9 @@ def init_app(app):
     app.jinja_env.filters["datetime"] = lambda v, fmt="medium": format_datetime(v, fmt) if v else ""
     app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
     app.jinja_env.filters["decimal"] = lambda v: format_decimal(v) if v is not None else ""
+    from .audit import describe
+
+    app.jinja_env.filters["audit_lines"] = describe
     app.jinja_env.globals["current_locale"] = get_locale
     app.jinja_env.globals["current_timezone"] = lambda: str(get_timezone())
 
