@@ -545,3 +545,34 @@ def test_cached_list_follows_every_change(student_client, staff_client):
         f"/catalogue/agreements/{a.id}/terminate", data={"reason": "ended", "csrf_token": token}
     )
     assert names(student_client.get("/catalogue/").get_data(as_text=True)) == []
+
+
+def test_contacts_added_and_removed(staff_client):
+    from exchange.catalogue.models import PartnerContact
+
+    p = PartnerFactory()
+    token = csrf_token(staff_client, f"/catalogue/partners/{p.id}")
+    resp = staff_client.post(
+        f"/catalogue/partners/{p.id}/contacts",
+        data={
+            "name": "Anna Berg",
+            "role": "Exchange officer",
+            "email": "anna@x.de",
+            "phone": "+49 30 1",
+            "csrf_token": token,
+        },
+        follow_redirects=True,
+    )
+    assert "Contact added." in resp.get_data(as_text=True)
+    contact = db.session.scalars(sa.select(PartnerContact)).one()
+    assert (contact.name, contact.email) == ("Anna Berg", "anna@x.de")
+    resp = staff_client.post(
+        f"/catalogue/partners/{p.id}/contacts",
+        data={"name": "No Mail", "email": "not an address", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "Enter a valid e-mail address." in resp.get_data(as_text=True)
+    staff_client.post(f"/catalogue/contacts/{contact.id}/delete", data={"csrf_token": token})
+    assert db.session.scalars(sa.select(PartnerContact)).all() == []
+    actions = [e.action for e in db.session.scalars(sa.select(AuditEvent))]
+    assert "partner.contact_added" in actions and "partner.contact_removed" in actions

@@ -6,6 +6,7 @@ from ..accounts.models import Role, Unit
 from ..admin.forms import ConfirmForm
 from ..core.errors import DomainError
 from ..core.security import roles_required
+from ..core.views import run_and_flash
 from ..extensions import db
 from . import fragments, queries
 from . import operations as ops
@@ -155,21 +156,17 @@ def contact_add(partner_id):
     partner = db.get_or_404(Partner, partner_id)
     form = ContactForm()
     if form.validate_on_submit():
-        try:
-            ops.add_contact(
+        run_and_flash(
+            lambda: ops.add_contact(
                 partner,
                 name=form.name.data,
                 role=form.role.data,
                 email=form.email.data,
                 phone=form.phone.data,
                 actor=current_user,
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            flash(str(exc.message), "danger")
-        else:
-            db.session.commit()
-            flash(_("Contact added."), "success")
+            ),
+            _("Contact added."),
+        )
     else:
         flash(
             _(
@@ -308,14 +305,12 @@ def agreement_document_upload(agreement_id):
     form = DocumentForm()
     if form.validate_on_submit():
         upload = form.document.data
-        try:
-            ops.attach_document(agreement, upload.stream, upload.filename, actor=current_user)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(str(exc.message), "danger")
-        else:
-            db.session.commit()
-            flash(_("The signed agreement is attached."), "success")
+        run_and_flash(
+            lambda: ops.attach_document(
+                agreement, upload.stream, upload.filename, actor=current_user
+            ),
+            _("The signed agreement is attached."),
+        )
     else:
         flash(_("Choose a PDF file to upload."), "danger")
     return redirect(url_for("catalogue.partner", partner_id=agreement.partner_id) + "#agreements")
