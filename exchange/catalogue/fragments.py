@@ -23,8 +23,9 @@ class Card:
     lines: tuple  # ((agreement line, verdict or ""), ...)
 
 
-def _cached(*key, render):
-    return catalogue_cache.get_or_set((str(get_locale()), *key), render)
+def _cached(*key, render, locale=None, version=None):
+    locale = locale or str(get_locale())
+    return catalogue_cache.get_or_set((locale, *key), render, version=version)
 
 
 def filter_form(filters, staff, is_student):
@@ -43,24 +44,38 @@ def filter_form(filters, staff, is_student):
     )
 
 
-def cards(partners, student):
+def cards(partners, student, page_key):
+    """The cards of one list page for one set of student facts (one cache lookup when warm;
+    built from fragments shared by all students otherwise)."""
+    facts = student.key() if student is not None else None
+    scope = {"locale": str(get_locale()), "version": catalogue_cache.version()}
+    return _cached(
+        "cards",
+        page_key,
+        facts,
+        **scope,
+        render=lambda: _build_cards(partners, student, facts, scope),
+    )
+
+
+def _build_cards(partners, student, facts, scope):
     head = get_template_attribute(LIST, "partner_head")
     line = get_template_attribute(AGREEMENT, "agreement_line")
     verdict = get_template_attribute(AGREEMENT, "verdict")
-    facts = student.key() if student is not None else None
     out = []
     for p in partners:
         lines = []
         for a in p.agreements:
-            text = _cached("line", a.id, render=lambda a=a: line(a))
+            text = _cached("line", a.id, render=lambda a=a: line(a), **scope)
             judged = ""
             if student is not None:
                 judged = _cached(
                     "verdict",
                     facts,
                     a.id,
+                    **scope,
                     render=lambda a=a: verdict([str(r) for r in reasons(a, student)]),
                 )
             lines.append((text, judged))
-        out.append(Card(_cached("head", p.id, render=lambda p=p: head(p)), tuple(lines)))
-    return out
+        out.append(Card(_cached("head", p.id, render=lambda p=p: head(p), **scope), tuple(lines)))
+    return tuple(out)

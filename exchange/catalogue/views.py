@@ -43,7 +43,7 @@ def index():
         staff=staff,
         student=student,
         filter_form=fragments.filter_form(filters, staff, student is not None),
-        cards=fragments.cards(result["partners"], student),
+        cards=fragments.cards(result["partners"], student, (result["year"], filters.cache_key())),
         **result,
     )
 
