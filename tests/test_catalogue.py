@@ -576,3 +576,17 @@ def test_contacts_added_and_removed(staff_client):
     assert db.session.scalars(sa.select(PartnerContact)).all() == []
     actions = [e.action for e in db.session.scalars(sa.select(AuditEvent))]
     assert "partner.contact_added" in actions and "partner.contact_removed" in actions
+
+
+def test_terminating_with_an_unprintable_reason_is_refused_clearly(staff_client):
+    a = AgreementFactory()
+    token = csrf_token(staff_client, f"/catalogue/partners/{a.partner_id}")
+    resp = staff_client.post(
+        f"/catalogue/agreements/{a.id}/terminate",
+        data={"reason": "\x01\x02", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert resp.status_code == 200
+    assert "Give the reason for terminating the agreement." in resp.get_data(as_text=True)
+    db.session.refresh(a)
+    assert a.status is AgreementStatus.ACTIVE

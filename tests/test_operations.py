@@ -91,32 +91,11 @@ def test_cli_creates_a_user_with_password_from_stdin(app, ctx):
 def test_cli_explains_bad_input(app, ctx):
     runner = app.test_cli_runner()
     result = runner.invoke(
-        args=[
-            "users",
-            "create",
-            "--email",
-            "x@example.edu",
-            "--name",
-            "X",
-            "--role",
-            "student",
-            "--unit",
-            "NOPE",
-        ]
+        args="users create --email x@example.edu --name X --role student --unit NOPE".split()
     )
     assert result.exit_code != 0 and "no unit with code 'NOPE'" in result.output
     result = runner.invoke(
-        args=[
-            "users",
-            "create",
-            "--email",
-            "x@example.edu",
-            "--name",
-            "X",
-            "--role",
-            "student",
-            "--password-stdin",
-        ],
+        args="users create --email x@example.edu --name X --role student --password-stdin".split(),
         input="short\n",
     )
     assert result.exit_code != 0 and "at least 10 characters" in result.output

@@ -12,6 +12,7 @@ from ..accounts.models import Role, Unit, UnitFunction, UnitKind, User, UserRole
 from ..core.audit import AuditEvent
 from ..core.errors import DomainError
 from ..core.security import roles_required
+from ..core.views import run_and_flash
 from ..extensions import db
 from ..mail.delivery import resend
 from ..mail.models import MailStatus, OutboxMail
@@ -131,17 +132,10 @@ def user_set_active(user_id):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     active = request.form.get("active") == "1"
-    try:
-        ops.set_active(user, active, actor=current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(str(exc.message), "danger")
-    else:
-        db.session.commit()
-        flash(
-            _("Account activated.") if active else _("Account deactivated; its sessions ended."),
-            "success",
-        )
+    run_and_flash(
+        lambda: ops.set_active(user, active, actor=current_user),
+        _("Account activated.") if active else _("Account deactivated; its sessions ended."),
+    )
     return redirect(url_for("admin.user_edit", user_id=user.id))
 
 

@@ -292,10 +292,11 @@ def agreement_terminate(agreement_id):
     if not form.validate_on_submit():
         flash(_("Give the reason for terminating the agreement."), "danger")
     else:
-        ops.terminate_agreement(agreement, reason=form.reason.data, actor=current_user)
-        db.session.commit()
-        flash(_("The agreement is terminated."), "success")
-    return redirect(url_for("catalogue.partner", partner_id=agreement.partner_id) + "#agreements")
+        run_and_flash(
+            lambda: ops.terminate_agreement(agreement, reason=form.reason.data, actor=current_user),
+            _("The agreement is terminated."),
+        )
+    return _back_to_agreements(agreement)
 
 
 @bp.post("/agreements/<int:agreement_id>/document")
@@ -313,6 +314,10 @@ def agreement_document_upload(agreement_id):
         )
     else:
         flash(_("Choose a PDF file to upload."), "danger")
+    return _back_to_agreements(agreement)
+
+
+def _back_to_agreements(agreement):
     return redirect(url_for("catalogue.partner", partner_id=agreement.partner_id) + "#agreements")
 
 
