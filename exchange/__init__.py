@@ -65,7 +65,10 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from .admin.views import bp as admin_bp
+    from .applications.staff_views import bp as applications_staff_bp
+    from .applications.views import bp as applications_bp
     from .auth.views import bp as auth_bp
+    from .calls.views import bp as calls_bp
     from .catalogue.io_views import bp as catalogue_io_bp
     from .catalogue.views import bp as catalogue_bp
     from .main.views import bp as main_bp
@@ -75,6 +78,9 @@ def register_blueprints(app):
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(catalogue_bp, url_prefix="/catalogue")
     app.register_blueprint(catalogue_io_bp, url_prefix="/catalogue")
+    app.register_blueprint(calls_bp, url_prefix="/calls")
+    app.register_blueprint(applications_bp, url_prefix="/applications")
+    app.register_blueprint(applications_staff_bp, url_prefix="/calls")
 
 
 def register_errorhandlers(app):

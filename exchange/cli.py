@@ -125,6 +125,9 @@ def seed_demo():
     from .catalogue.demo import seed_demo_catalogue
 
     partners = seed_demo_catalogue()
+    from .calls.demo import seed_demo_calls
+
+    seed_demo_calls()
     db.session.commit()
     click.echo(
         f"demo data ready: {len(units)} units, {created} new users, {partners} new partners "

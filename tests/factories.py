@@ -1,5 +1,6 @@
 """factory_boy factories for the models tests need."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import factory
@@ -19,7 +20,10 @@ from exchange.accounts.models import (
     User,
     UserRole,
 )
+from exchange.applications.models import Application, ApplicationChoice, ApplicationStatus
+from exchange.calls.models import Call, CallOffering, CallStatus, Term
 from exchange.catalogue.models import Agreement, AgreementStatus, AgreementType, Partner
+from exchange.core.database import utcnow
 from exchange.extensions import db
 
 PASSWORD = "correct horse battery"
@@ -116,3 +120,58 @@ class AgreementFactory(Base):
     places_per_year = 2
     months_per_mobility = 5
     subject_areas = "0613"
+
+
+class CallFactory(Base):
+    """An open call: opened yesterday, closes in ten days, a transcript required."""
+
+    class Meta:
+        model = Call
+
+    title = factory.Sequence(lambda n: f"Exchange call {n}")
+    academic_year = 2027
+    term = Term.FULL_YEAR
+    timezone = "Europe/Berlin"
+    opens_at = factory.LazyFunction(lambda: utcnow() - timedelta(days=1))
+    closes_at = factory.LazyFunction(lambda: utcnow() + timedelta(days=10))
+    max_choices = 3
+    required_documents = "transcript"
+    status = CallStatus.OPEN
+
+
+class OfferingFactory(Base):
+    class Meta:
+        model = CallOffering
+
+    call = factory.SubFactory(CallFactory)
+    agreement = factory.SubFactory(AgreementFactory)
+    places = 2
+
+
+class ApplicationFactory(Base):
+    """A draft by a fresh student; `choices=[offering, ...]` ranks them in that order."""
+
+    class Meta:
+        model = Application
+
+    call = factory.SubFactory(CallFactory)
+    student = factory.LazyFunction(lambda: student())
+    status = ApplicationStatus.DRAFT
+    statement = "I want to study abroad."
+    gpa = Decimal("3.40")
+    gpa_scale = Decimal("4.00")
+
+    @classmethod
+    def _create(cls, model_class, *args, choices=(), **kwargs):
+        application = model_class(*args, **kwargs)
+        if application.unit_id is None and application.student.memberships:
+            application.unit_id = application.student.memberships[0].unit_id
+        application.choices = [
+            ApplicationChoice(rank=rank, offering=offering)
+            for rank, offering in enumerate(choices, start=1)
+        ]
+        if application.status is not ApplicationStatus.DRAFT and not application.submitted_at:
+            application.submitted_at = utcnow()
+        db.session.add(application)
+        db.session.commit()
+        return application

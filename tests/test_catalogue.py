@@ -13,6 +13,7 @@ from exchange.extensions import db
 
 from .conftest import csrf_token, login
 from .factories import AgreementFactory, PartnerFactory, UnitFactory, coordinator, student
+from .statements import StatementCounter, count_statements  # noqa: F401 - shared with other tests
 
 
 @pytest.fixture
@@ -460,22 +461,6 @@ def test_script_in_partner_name_is_shown_as_text(student_client):
     assert "&lt;script&gt;alert(1)&lt;/script&gt; U" in html
 
 
-class StatementCounter:
-    def __init__(self, engine):
-        self.engine = engine
-        self.count = 0
-
-    def __call__(self, *args, **kwargs):
-        self.count += 1
-
-    def __enter__(self):
-        sa.event.listen(self.engine, "before_cursor_execute", self)
-        return self
-
-    def __exit__(self, *exc):
-        sa.event.remove(self.engine, "before_cursor_execute", self)
-
-
 def make_catalogue(n):
     units = [UnitFactory() for _ in range(3)]
     for i in range(n):
@@ -485,14 +470,6 @@ def make_catalogue(n):
             if j == 0:
                 a.units = units[:2]
     db.session.commit()
-
-
-def count_statements(client, url):
-    client.get(url)  # warm-up: caches, first-time loads
-    with StatementCounter(db.engine) as counter:
-        resp = client.get(url)
-    assert resp.status_code == 200
-    return counter.count
 
 
 def test_catalogue_list_and_partner_page_use_a_fixed_number_of_statements(
@@ -590,3 +567,53 @@ def test_terminating_with_an_unprintable_reason_is_refused_clearly(staff_client)
     assert "Give the reason for terminating the agreement." in resp.get_data(as_text=True)
     db.session.refresh(a)
     assert a.status is AgreementStatus.ACTIVE
+
+
+def test_filter_to_partners_with_places_in_an_open_call(student_client):
+    from exchange.calls.models import CallStatus
+
+    from .factories import CallFactory, OfferingFactory
+
+    open_call = CallFactory()
+    OfferingFactory(
+        call=open_call, agreement=AgreementFactory(partner=PartnerFactory(name="In Open"))
+    )
+    OfferingFactory(
+        call=open_call,
+        places=0,
+        agreement=AgreementFactory(partner=PartnerFactory(name="No Places Left")),
+    )
+    OfferingFactory(
+        call=CallFactory(status=CallStatus.DRAFT),
+        agreement=AgreementFactory(partner=PartnerFactory(name="Only Draft Call")),
+    )
+    AgreementFactory(partner=PartnerFactory(name="Never Offered"))
+    html = student_client.get("/catalogue/").get_data(as_text=True)
+    assert {"In Open", "No Places Left", "Only Draft Call", "Never Offered"} <= set(names(html))
+    html = student_client.get("/catalogue/?open_call=1").get_data(as_text=True)
+    assert names(html) == ["In Open"]
+    # the call closes: the cached page must not keep showing it
+    open_call.closes_at = open_call.opens_at + (open_call.closes_at - open_call.opens_at) / 1000
+    db.session.commit()
+    html = student_client.get("/catalogue/?open_call=1").get_data(as_text=True)
+    assert names(html) == []
+    assert "Include partners not in an open call" in html  # the empty state says what to change
+
+
+def test_partner_page_counts_students_who_went_there(student_client):
+    from exchange.applications.models import ApplicationStatus
+
+    from .factories import ApplicationFactory, OfferingFactory
+
+    offering = OfferingFactory()
+    partner_id = offering.agreement.partner_id
+    for status in (
+        ApplicationStatus.DEPARTED,
+        ApplicationStatus.COMPLETED,
+        ApplicationStatus.PLACED,
+    ):
+        ApplicationFactory(
+            call=offering.call, choices=[offering], status=status, placed_offering_id=offering.id
+        )
+    html = student_client.get(f"/catalogue/partners/{partner_id}").get_data(as_text=True)
+    assert '<dd class="col-7" data-testid="students-sent">2 students</dd>' in html

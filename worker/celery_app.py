@@ -71,6 +71,7 @@ def beat_schedule():
     return {
         "relay-outbox": {"task": "exchange.mail.relay", "schedule": timedelta(minutes=2)},
         "heartbeat": {"task": "exchange.worker.heartbeat", "schedule": timedelta(minutes=1)},
+        "advance-calls": {"task": "exchange.calls.advance", "schedule": timedelta(minutes=1)},
     }
 
 

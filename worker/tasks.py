@@ -29,3 +29,15 @@ def heartbeat():
     from exchange.core.heartbeat import beat
 
     beat()
+
+
+@celery.task(name="exchange.calls.advance")
+def advance_calls():
+    """Open and close calls whose times have come (every minute on the beat)."""
+    from exchange.calls.operations import advance_calls as advance
+    from exchange.core.database import utcnow
+    from exchange.extensions import db
+
+    counts = advance(utcnow())
+    db.session.commit()
+    return counts

@@ -2,18 +2,14 @@
 importer and the API all come through), audited with a before/after diff, and the caller
 commits."""
 
-import hashlib
 import re
-import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from ..accounts.models import CEFR
-from ..core import audit
+from ..core import audit, uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError
 from ..extensions import db
@@ -459,32 +455,17 @@ def terminate_agreement(agreement, *, reason, actor):
     return True
 
 
-PDF_MAGIC = b"%PDF-"
-
-
 def attach_document(agreement, stream, filename, *, actor):
     """Store the signed agreement (PDF only, judged by content) outside static/."""
-    head = stream.read(1024)
-    if not head.lstrip(b"\r\n\t ")[:5] == PDF_MAGIC:
-        raise DomainError(_l("The signed agreement must be a PDF file."), "document")
-    folder = Path(current_app.config["UPLOAD_DIR"]) / "agreements"
-    folder.mkdir(parents=True, exist_ok=True)
-    stored = secrets.token_hex(16) + ".pdf"
-    digest = hashlib.sha256(head)
-    size = len(head)
-    tmp = folder / (stored + ".part")
-    with tmp.open("wb") as out:
-        out.write(head)
-        while chunk := stream.read(1 << 16):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
-    tmp.rename(folder / stored)
+    try:
+        stored = uploads.store(stream, "agreements", ("application/pdf",))
+    except DomainError as exc:
+        raise DomainError(_l("The signed agreement must be a PDF file."), "document") from exc
     old = agreement.document_path
-    agreement.document_name = Path(filename or "agreement.pdf").name[:255]
-    agreement.document_path = stored
-    agreement.document_sha256 = digest.hexdigest()
-    agreement.document_size = size
+    agreement.document_name = uploads.safe_filename(filename, "agreement.pdf")
+    agreement.document_path = stored.stored_name
+    agreement.document_sha256 = stored.sha256
+    agreement.document_size = stored.size
     audit.record(
         "agreement.document_attached",
         agreement,
@@ -493,14 +474,12 @@ def attach_document(agreement, stream, filename, *, actor):
             "partner_id": agreement.partner_id,
             "name": agreement.document_name,
             "sha256": agreement.document_sha256,
-            "size": size,
+            "size": stored.size,
             "replaced": old is not None,
         },
     )
-    return stored
+    return stored.stored_name
 
 
 def document_path(agreement):
-    if not agreement.document_path:
-        return None
-    return Path(current_app.config["UPLOAD_DIR"]) / "agreements" / agreement.document_path
+    return uploads.path_of("agreements", agreement.document_path)

@@ -7,8 +7,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from ..accounts.models import Unit
+from ..calls.models import Call, CallOffering, CallStatus
 from ..core.audit import AuditEvent
 from ..core.cache import VersionedCache, bump_on_flush
+from ..core.database import utcnow
 from ..extensions import db
 from . import reference
 from .academic import current_academic_year
@@ -38,6 +40,7 @@ class CatalogueFilters:
     type: str = ""
     unit: int | None = None
     eligible: bool = False
+    open_call: bool = False
     with_agreement: bool = True
     include_inactive: bool = False
     sort: str = "name"
@@ -64,6 +67,7 @@ class CatalogueFilters:
         except ValueError:
             f.unit = None
         f.eligible = args.get("eligible") == "1"
+        f.open_call = args.get("open_call") == "1"
         f.sort = args.get("sort") if args.get("sort") in SORTS else "name"
         try:
             f.page = max(1, min(int(args.get("page", 1)), 100_000))
@@ -87,6 +91,7 @@ class CatalogueFilters:
             "type": self.type,
             "unit": self.unit,
             "eligible": "1" if self.eligible else "",
+            "open_call": "1" if self.open_call else "",
             "all": "" if self.with_agreement else "1",
             "inactive": "1" if self.include_inactive else "",
             "sort": self.sort,
@@ -106,6 +111,7 @@ class CatalogueFilters:
             self.type,
             self.unit,
             self.eligible,
+            self.open_call,
             self.with_agreement,
             self.include_inactive,
             self.sort,
@@ -124,6 +130,7 @@ class CatalogueFilters:
             or self.type
             or self.unit
             or self.eligible
+            or self.open_call
         )
 
 
@@ -153,7 +160,27 @@ def agreement_clause(filters: CatalogueFilters, student: StudentFacts | None, ye
         )
     if filters.eligible and student is not None:
         conditions.append(eligible_clause(student))
+    if filters.open_call:
+        conditions.append(offered_in_open_call_clause(_minute()))
     return sa.and_(*conditions)
+
+
+def _minute():
+    """Now, to the minute: the open-call filter is cached per minute, as calls open and close
+    by the clock."""
+    return utcnow().replace(second=0, microsecond=0)
+
+
+def offered_in_open_call_clause(now):
+    """Agreements with places in a call that accepts applications at `now`."""
+    return sa.exists().where(
+        CallOffering.agreement_id == Agreement.id,
+        CallOffering.places > 0,
+        Call.id == CallOffering.call_id,
+        Call.status.in_([CallStatus.SCHEDULED, CallStatus.OPEN]),
+        Call.opens_at <= now,
+        Call.closes_at > now,
+    )
 
 
 def partner_clause(filters: CatalogueFilters, student: StudentFacts | None, year):
@@ -177,6 +204,7 @@ def partner_clause(filters: CatalogueFilters, student: StudentFacts | None, year
         or filters.type
         or filters.unit
         or (filters.eligible and student is not None)
+        or filters.open_call
     )
     if filters.with_agreement or agreement_filters:
         conditions.append(
@@ -282,7 +310,7 @@ class PartnerView:
 
 
 catalogue_cache = VersionedCache("catalogue", maxsize=4096)
-bump_on_flush("catalogue", Partner, Agreement, PartnerContact, Unit)
+bump_on_flush("catalogue", Partner, Agreement, PartnerContact, Unit, Call, CallOffering)
 
 
 def catalogue_page(filters: CatalogueFilters, student: StudentFacts | None = None):
@@ -290,7 +318,7 @@ def catalogue_page(filters: CatalogueFilters, student: StudentFacts | None = Non
     kept in the catalogue cache until the catalogue next changes."""
     year = current_academic_year()
     eligible_key = student.key() if (filters.eligible and student is not None) else None
-    key = ("page", year, filters.cache_key(), eligible_key)
+    key = ("page", year, filters.cache_key(), eligible_key, filters.open_call and _minute())
     return catalogue_cache.get_or_set(key, lambda: _load_page(filters, student, year))
 
 
@@ -373,4 +401,31 @@ def partner_page(partner_id, *, staff):
             .order_by(AuditEvent.id.desc())
             .limit(50)
         ).all()
-    return {"partner": partner, "agreements": agreements, "history": history, "year": year}
+    return {
+        "partner": partner,
+        "agreements": agreements,
+        "history": history,
+        "year": year,
+        "students_sent": students_sent(partner.id),
+    }
+
+
+# Applications that reached the host: the student really went (or is going) there.
+WENT = ("host_accepted", "departed", "completed")
+
+
+def students_sent(partner_id):
+    """How many of our students went to this partner: placed on one of its agreements and
+    accepted by the host, departed or back."""
+    from ..applications.models import Application, ApplicationStatus
+
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Application)
+        .join(CallOffering, CallOffering.id == Application.placed_offering_id)
+        .join(Agreement, Agreement.id == CallOffering.agreement_id)
+        .where(
+            Agreement.partner_id == partner_id,
+            Application.status.in_([ApplicationStatus(v) for v in WENT]),
+        )
+    )

@@ -1,9 +1,11 @@
 """Column types and engine settings shared by all models."""
 
 import enum
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.types import TypeDecorator
 
@@ -71,3 +73,33 @@ def configure_engine(engine):
     @event.listens_for(engine, "begin")
     def _begin(conn):
         conn.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def outside_transaction(session):
+    """Run the enclosed read-only statement without opening a transaction, if none is open yet
+    (PostgreSQL with psycopg; elsewhere this does nothing).
+
+    psycopg sends BEGIN before the first statement of a transaction, and the pool ends it with
+    ROLLBACK when the request ends: two round trips, and the ROLLBACK also makes psycopg forget
+    its prepared statements, so the statement is planned again each time. The login lookup that
+    starts every authenticated request is one SELECT, which PostgreSQL (READ COMMITTED) runs in
+    a snapshot of its own either way, so running it in autocommit reads exactly the same rows: a
+    page that needs nothing else then costs one round trip, on a statement prepared once per
+    connection. Whatever follows (a write, another read) opens a transaction as usual.
+
+    Only for a plain SELECT: a write or a locking read in autocommit would end on its own.
+    """
+    conn = session.connection()
+    driver = conn.connection.driver_connection
+    idle = getattr(driver, "info", None) and driver.info.transaction_status == TransactionStatus.IDLE
+    if conn.dialect.driver != "psycopg" or driver.autocommit or not idle:
+        yield
+        return
+    driver.autocommit = True
+    try:
+        yield
+    finally:
+        if not driver.closed:
+            driver.autocommit = False
+

@@ -26,7 +26,10 @@ def home():
     role = current_user.primary_role
     context = {"role": role}
     if role is Role.STUDENT:
+        from ..applications.queries import student_applications
+
         context["profile"] = current_user.profile
+        context["applications"] = student_applications(current_user.id)
     elif role is Role.ADVISOR:
         context["unit_rows"] = queries.students_per_unit(current_user.unit_ids())
     else:

@@ -1,0 +1,318 @@
+"""The international office's list of a call's applications under load: 50,000 applications in
+one call (~100 units, ~200 offerings, 1-3 choices and 0-3 documents each, mixed statuses) on
+PostgreSQL under gunicorn; requests/s of list pages vs the trivial /livez endpoint of the same
+server, and SQL statements per page.
+
+    .venv/bin/python bench/applications_list.py [--database-url URL] [--seconds 15]
+"""
+
+import argparse
+import random
+import re
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from common import DEFAULT_URL, gunicorn, login_cookie, make_app, scratch_database, wrk
+
+COORDINATOR = ("bench-coordinator@example.edu", "bench-password-1")
+STATUSES = {  # share of applications, in per cent
+    "draft": 8,
+    "submitted": 22,
+    "in_review": 25,
+    "returned": 5,
+    "approved": 15,
+    "rejected": 8,
+    "withdrawn": 4,
+    "placed": 7,
+    "waitlisted": 4,
+    "not_placed": 2,
+}
+
+
+def pages(call_id, partner_id):
+    base = f"/calls/{call_id}/applications"
+    return {
+        "list (default)": base,
+        "status = in review": f"{base}?status=in_review",
+        "partner filter": f"{base}?partner={partner_id}",
+        "page 20": f"{base}?page=20",
+    }
+
+
+def _batches(rows, size=5000):
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def seed(app, rng, count):
+    """Everything by Core bulk inserts, ids taken back with RETURNING."""
+    from exchange.accounts import operations as accounts
+    from exchange.accounts.models import Role, StudentProfile, Unit, User
+    from exchange.applications.models import Application, ApplicationChoice, Document
+    from exchange.calls.models import Call, CallOffering
+    from exchange.catalogue.models import Agreement, Partner
+    from exchange.extensions import db
+
+    def insert(model, rows):
+        ids = []
+        for batch in _batches(rows):
+            result = db.session.execute(
+                sa.insert(model).returning(model.id, sort_by_parameter_order=True), batch
+            )
+            ids += result.scalars().all()
+        return ids
+
+    now = datetime.now(UTC)
+    with app.app_context():
+        accounts.create_user(
+            COORDINATOR[0], "Bench Coordinator", [Role.COORDINATOR], password=COORDINATOR[1]
+        )
+        db.session.commit()
+        unit_ids = insert(
+            Unit,
+            [
+                {"code": f"U{i:03d}", "name": f"School {i}", "kind": "school", "active": True}
+                for i in range(100)
+            ],
+        )
+        partner_ids = insert(
+            Partner,
+            [
+                {
+                    "name": f"Partner University {i:03d}",
+                    "name_key": f"partner university {i:03d}",
+                    "country": rng.choice(["DE", "FR", "JP", "US", "GB", "IT", "KR", "AU"]),
+                    "languages": "en",
+                    "search_text": f"partner university {i:03d}",
+                    "status": "active",
+                }
+                for i in range(150)
+            ],
+        )
+        agreement_ids = insert(
+            Agreement,
+            [
+                {
+                    "partner_id": partner_ids[i % len(partner_ids)],
+                    "code": f"IIA-2026-{i:03d}",
+                    "type": "bilateral",
+                    "status": "active",
+                    "first_academic_year": 2024,
+                    "last_academic_year": 2030,
+                    "places_per_year": rng.randint(1, 6),
+                    "months_per_mobility": 5,
+                    "all_units": True,
+                    "bachelor": True,
+                    "master": True,
+                    "doctoral": False,
+                    "subject_areas": "0613",
+                    "min_gpa_scale": Decimal("4"),
+                }
+                for i in range(200)
+            ],
+        )
+        call_id = insert(
+            Call,
+            [
+                {
+                    "title": "Exchange 2027/28 (bench)",
+                    "academic_year": 2027,
+                    "term": "full_year",
+                    "timezone": "Asia/Shanghai",
+                    "opens_at": now - timedelta(days=40),
+                    "closes_at": now - timedelta(days=5),
+                    "max_choices": 3,
+                    "required_documents": "transcript",
+                    "status": "closed",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )[0]
+        offering_ids = insert(
+            CallOffering,
+            [{"call_id": call_id, "agreement_id": a, "places": 3} for a in agreement_ids],
+        )
+        student_ids = insert(
+            User,
+            [
+                {
+                    "email": f"student{i}@example.edu",
+                    "email_key": f"student{i}@example.edu",
+                    "name": f"{rng.choice(FIRST)} {rng.choice(LAST)} {i}",
+                    "active": True,
+                    "created_at": now,
+                }
+                for i in range(count)
+            ],
+        )
+        for batch in _batches(student_ids):
+            db.session.execute(
+                sa.insert(StudentProfile),
+                [
+                    {"user_id": uid, "student_number": f"S{uid:08d}", "gpa_scale": Decimal("4")}
+                    for uid in batch
+                ],
+            )
+        # A few partners are much more popular than the rest, as in real calls.
+        weights = [1 / (k + 1) ** 0.8 for k in range(len(offering_ids))]
+        statuses, shares = zip(*STATUSES.items(), strict=True)
+        applications = []
+        for uid in student_ids:
+            status = rng.choices(statuses, shares)[0]
+            submitted = None
+            if status != "draft":
+                submitted = now - timedelta(days=40) + timedelta(seconds=rng.randint(0, 35 * 86400))
+            applications.append(
+                {
+                    "call_id": call_id,
+                    "student_id": uid,
+                    "unit_id": rng.choice(unit_ids),
+                    "status": status,
+                    "statement": "",
+                    "gpa": Decimal(rng.randint(200, 400)) / 100,
+                    "gpa_scale": Decimal("4"),
+                    "submitted_at": submitted,
+                    "status_changed_at": submitted or now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        application_ids = insert(Application, applications)
+        choices, documents = [], []
+        for app_id, row in zip(application_ids, applications, strict=True):
+            picked, wanted = [], rng.randint(1, 3)
+            while len(picked) < wanted:
+                offering = rng.choices(offering_ids, weights)[0]
+                if offering not in picked:
+                    picked.append(offering)
+            choices += [
+                {"application_id": app_id, "rank": rank, "offering_id": offering}
+                for rank, offering in enumerate(picked, start=1)
+            ]
+            for k in range(rng.randint(0, 3)):
+                documents.append(
+                    {
+                        "application_id": app_id,
+                        "kind": "transcript",
+                        "original_name": "transcript.pdf",
+                        "stored_name": f"{app_id}-{k}",
+                        "content_type": "application/pdf",
+                        "size": 1000,
+                        "sha256": "0" * 64,
+                        "uploaded_at": now,
+                        "uploaded_by_id": row["student_id"],
+                    }
+                )
+        for batch in _batches(choices):
+            db.session.execute(sa.insert(ApplicationChoice), batch)
+        for batch in _batches(documents):
+            db.session.execute(sa.insert(Document), batch)
+        db.session.commit()
+        # The most chosen partner: the heaviest partner filter.
+        partner_id = db.session.scalar(
+            sa.select(Agreement.partner_id)
+            .join(CallOffering, CallOffering.agreement_id == Agreement.id)
+            .join(ApplicationChoice, ApplicationChoice.offering_id == CallOffering.id)
+            .group_by(Agreement.partner_id)
+            .order_by(sa.func.count().desc())
+            .limit(1)
+        )
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    return call_id, partner_id, len(application_ids), len(choices), len(documents)
+
+
+FIRST = ["Wei", "Anna", "Li", "Maria", "Jun", "Tom", "Yuki", "Sara", "Chen", "Omar", "Lena"]
+LAST = ["Zhang", "Smith", "Wang", "Müller", "Liu", "Rossi", "Sato", "Kim", "Chen", "Novak"]
+
+
+def statements_per_page(app, paths):
+    """SQL statements of each page, with the time of one request in the test client."""
+    from exchange.extensions import db
+
+    client = app.test_client()
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    client.post(
+        "/login",
+        data={"email": COORDINATOR[0], "password": COORDINATOR[1], "csrf_token": token},
+    )
+    with app.app_context():
+        engine = db.engine
+    counts = {}
+    for label, path in paths.items():
+        client.get(path)
+        seen = []
+
+        def listener(*_args, seen=seen, **_kwargs):
+            seen.append(1)
+
+        sa.event.listen(engine, "before_cursor_execute", listener)
+        started = time.perf_counter()
+        resp = client.get(path)
+        elapsed = time.perf_counter() - started
+        sa.event.remove(engine, "before_cursor_execute", listener)
+        assert resp.status_code == 200, (path, resp.status_code)
+        assert resp.get_data(as_text=True).count('data-testid="application"') == 50, path
+        counts[label] = (len(seen), elapsed)
+    started = time.perf_counter()
+    resp = client.get(paths["list (default)"] + "/export.csv")
+    size = len(resp.get_data())
+    counts["export"] = (size, time.perf_counter() - started)
+    return counts
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--applications", type=int, default=50_000)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    rng = random.Random(20261126)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database(args.database_url, args.keep) as url,
+    ):
+        app = make_app(url, tmp)
+        started = time.perf_counter()
+        call_id, partner_id, *counts = seed(app, rng, args.applications)
+        print(
+            "seeded {} applications, {} choices, {} documents in one call ({:.0f} s)".format(
+                *counts, time.perf_counter() - started
+            )
+        )
+        paths = pages(call_id, partner_id)
+        statements = statements_per_page(app, paths)
+        size, seconds = statements.pop("export")
+        print(f"CSV export of the whole list: {size / 1e6:.1f} MB in {seconds:.1f} s")
+        with gunicorn(url, tmp, args.workers) as base:
+            cookie = login_cookie(base, *COORDINATOR)
+            wrk(base + "/livez", seconds=3)  # warm-up
+            trivial = wrk(base + "/livez", cookie, seconds=args.seconds)
+            print(
+                f"\n{'page':22} {'req/s':>8} {'ratio':>7} {'p50':>9} {'p99':>9} "
+                f"{'SQL':>4} {'1 req':>8}"
+            )
+            print(
+                f"{'/livez (trivial)':22} {trivial['rps']:8.0f} {'100%':>7} "
+                f"{trivial['p50']:>9} {trivial['p99']:>9} {0:>4}"
+            )
+            for label, path in paths.items():
+                wrk(base + path, cookie, seconds=3)
+                r = wrk(base + path, cookie, seconds=args.seconds)
+                assert r["errors"] == 0, f"{path}: {r['errors']} error responses"
+                count, elapsed = statements[label]
+                print(
+                    f"{label:22} {r['rps']:8.0f} {r['rps'] / trivial['rps']:7.0%} "
+                    f"{r['p50']:>9} {r['p99']:>9} {count:>4} {elapsed * 1000:6.1f}ms"
+                )
+
+
+if __name__ == "__main__":
+    main()

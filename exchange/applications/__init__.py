@@ -1,0 +1,1 @@
+"""Student applications to calls: ranked choices, documents, submission and its timeline."""

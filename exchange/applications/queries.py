@@ -1,0 +1,100 @@
+"""Read models of the student's side: one application on one page, and the home list."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload, selectinload
+
+from ..accounts.models import StudentProfile, User
+from ..calls.models import Call, CallOffering
+from ..catalogue.models import Agreement
+from ..core.zones import format_in_zone
+from ..extensions import db
+from .models import (
+    EDITABLE,
+    Application,
+    ApplicationChoice,
+    ApplicationEvent,
+    ApplicationStatus,
+)
+
+
+def load_application(application_id):
+    """The application with everything its page shows, in a fixed number of statements."""
+    offering = joinedload(CallOffering.agreement).joinedload(Agreement.partner)
+    return db.session.scalar(
+        db.select(Application)
+        .where(Application.id == application_id)
+        .options(
+            joinedload(Application.call).selectinload(Call.offerings).options(offering),
+            joinedload(Application.student).options(
+                joinedload(User.profile).selectinload(StudentProfile.language_results)
+            ),
+            joinedload(Application.unit),
+            selectinload(Application.choices)
+            .joinedload(ApplicationChoice.offering)
+            .options(offering),
+            selectinload(Application.languages),
+            selectinload(Application.documents),
+            selectinload(Application.events).joinedload(ApplicationEvent.actor),
+        )
+    )
+
+
+@dataclass
+class NextStep:
+    text: str
+    due: datetime | None = None
+    zone: str | None = None
+
+    @property
+    def due_text(self):
+        return format_in_zone(self.due, self.zone) if self.due else ""
+
+
+def waiting_for(application) -> NextStep:
+    """What the application is waiting for now, in the student's words."""
+    call = application.call
+    status = application.status
+    if status is ApplicationStatus.DRAFT:
+        return NextStep(
+            _l("You: complete and submit it before the deadline."), call.closes_at, call.timezone
+        )
+    if status is ApplicationStatus.RETURNED:
+        return NextStep(
+            _l("You: make the requested changes and submit again before the deadline."),
+            call.closes_at,
+            call.timezone,
+        )
+    if status in (ApplicationStatus.SUBMITTED, ApplicationStatus.IN_REVIEW):
+        return NextStep(
+            _l("Review by your unit and the international office."), call.decision_at, call.timezone
+        )
+    if status is ApplicationStatus.APPROVED:
+        return NextStep(
+            _l("Allocation of places by the international office."), call.decision_at, call.timezone
+        )
+    if status is ApplicationStatus.PLACED:
+        return NextStep(_l("You: accept or decline the place offered."))
+    if status in (ApplicationStatus.ACCEPTED, ApplicationStatus.NOMINATED):
+        return NextStep(
+            _l("Nomination to and decision of the host university."),
+            call.nomination_deadline,
+            call.timezone,
+        )
+    return NextStep(_l("Nothing: this application is finished."))
+
+
+def student_applications(student_id):
+    """The student's applications with their call, newest first (one statement)."""
+    return db.session.scalars(
+        db.select(Application)
+        .where(Application.student_id == student_id)
+        .options(joinedload(Application.call))
+        .order_by(Application.created_at.desc(), Application.id.desc())
+    ).all()
+
+
+def is_editable(application):
+    return application.status in EDITABLE

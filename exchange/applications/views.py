@@ -1,0 +1,314 @@
+"""The student's side of applying: draft, choices, documents, submit, withdraw, timeline.
+
+Anyone who may not see an application gets 404 for it and its documents, never 403: a
+guessed id must not even confirm that the application exists."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from ..admin.forms import ConfirmForm
+from ..calls.models import Call, DocumentKind
+from ..catalogue.eligibility import reasons
+from ..catalogue.operations import ValidationFailed
+from ..core import uploads
+from ..core.errors import DomainError
+from ..core.views import run_and_flash
+from ..extensions import db
+from . import operations as ops
+from . import queries
+from .forms import LANGUAGE_ROWS, CommentForm, DetailsForm, DocumentForm, ReasonForm
+from .labels import template_globals
+from .models import Document
+
+bp = Blueprint("applications", __name__)
+
+
+@bp.record_once
+def _register_globals(state):
+    state.app.jinja_env.globals.update(template_globals())
+
+
+def _visible(application_id):
+    application = queries.load_application(application_id)
+    if application is None or not ops.can_view(current_user, application):
+        abort(404)
+    return application
+
+
+def _own(application_id):
+    """The application, for a change only its student may make."""
+    application = _visible(application_id)
+    if application.student_id != current_user.id:
+        abort(404)
+    return application
+
+
+def _back(application, anchor=""):
+    return redirect(url_for("applications.detail", application_id=application.id) + anchor)
+
+
+@bp.get("/")
+@login_required
+def index():
+    return render_template(
+        "applications/index.html", applications=queries.student_applications(current_user.id)
+    )
+
+
+@bp.post("/start/<int:call_id>")
+@login_required
+def start(call_id):
+    call = db.get_or_404(Call, call_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        application, created = ops.start_application(call, current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "danger")
+        return redirect(url_for("calls.detail", call_id=call.id))
+    db.session.commit()
+    if created:
+        flash(_("Your draft application is started. Nothing is sent until you submit."), "success")
+    return _back(application)
+
+
+def _details_form(application):
+    form = DetailsForm()
+    if request.method == "GET" or not form.is_submitted():
+        rows = [
+            {"language": r.language, "level": r.level.name, "test_name": r.test_name}
+            for r in application.languages
+        ]
+        rows += [{}] * max(0, LANGUAGE_ROWS - len(rows))
+        form = DetailsForm(
+            formdata=None,
+            data={
+                "statement": application.statement,
+                "gpa": "" if application.gpa is None else f"{application.gpa:f}",
+                "gpa_scale": f"{application.gpa_scale:f}",
+                "languages": rows,
+            },
+        )
+    return form
+
+
+@bp.get("/<int:application_id>")
+@login_required
+def detail(application_id):
+    application = _visible(application_id)
+    return _render_detail(application)
+
+
+def _render_detail(application, details_form=None, status=200):
+    own = application.student_id == current_user.id
+    editable = own and application.editable
+    facts = ops.facts_for(application) if editable else None
+    offerings = application.call.offerings
+    return (
+        render_template(
+            "applications/detail.html",
+            application=application,
+            call=application.call,
+            own=own,
+            editable=editable,
+            staff=current_user.has_role(*ops.STAFF_ROLES),
+            details_form=details_form or (_details_form(application) if editable else None),
+            document_form=DocumentForm(),
+            confirm_form=ConfirmForm(),
+            reason_form=ReasonForm(),
+            comment_form=CommentForm(),
+            checklist=ops.checklist(application),
+            next_step=queries.waiting_for(application),
+            deadline=ops.deadline_text(application.call),
+            accepting=application.call.accepts_applications(),
+            offerings=offerings,
+            chosen={c.offering_id for c in application.choices},
+            ineligible={o.id: reasons(o.agreement, facts) for o in offerings} if facts else {},
+            can_delete=ops.can_delete,
+            timeline=[e for e in application.events if not e.internal or not own],
+            withdrawable=own and application.status in ops.WITHDRAWABLE,
+        ),
+        status,
+    )
+
+
+@bp.post("/<int:application_id>/details")
+@login_required
+def save_details(application_id):
+    application = _own(application_id)
+    form = DetailsForm()
+    if not form.validate_on_submit():
+        return _render_detail(application, form, 400)
+    details = ops.Details(
+        statement=form.statement.data or "",
+        gpa=form.gpa.data,
+        gpa_scale=form.gpa_scale.data,
+        languages=[(row.language.data, row.level.data) for row in form.languages],
+    )
+    try:
+        changed = ops.save_details(application, details, actor=current_user)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        for field_name, message in exc.problems:
+            target = getattr(form, field_name, None) or form.languages
+            target.errors = list(target.errors) + [message]
+        return _render_detail(application, form, 400)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "danger")
+        return _back(application)
+    db.session.commit()
+    flash(_("Saved.") if changed else _("Nothing changed."), "success")
+    return _back(application, "#details")
+
+
+def _ids(values):
+    ids = []
+    for value in values:
+        value = (value or "").strip()
+        if not value:
+            continue
+        if not value.isdigit():
+            return None
+        ids.append(int(value))
+    return ids
+
+
+@bp.post("/<int:application_id>/choices")
+@login_required
+def save_choices(application_id):
+    application = _own(application_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    ids = _ids(request.form.getlist("choice"))
+    if ids is None:
+        flash(_("That choice is not offered in this call."), "danger")
+    else:
+        run_and_flash(
+            lambda: ops.set_choices(application, ids, actor=current_user), _("Choices saved.")
+        )
+    return _back(application, "#choices")
+
+
+@bp.post("/<int:application_id>/choices/<int:offering_id>/<direction>")
+@login_required
+def move_choice(application_id, offering_id, direction):
+    if direction not in ("up", "down"):
+        abort(404)
+    application = _own(application_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    step = -1 if direction == "up" else 1
+    run_and_flash(
+        lambda: ops.move_choice(application, offering_id, step, actor=current_user),
+        _("Choices saved."),
+    )
+    return _back(application, "#choices")
+
+
+@bp.post("/<int:application_id>/documents")
+@login_required
+def upload_document(application_id):
+    application = _own(application_id)
+    form = DocumentForm()
+    if not form.validate_on_submit():
+        flash(_("Choose the kind of document and a file."), "danger")
+        return _back(application, "#documents")
+    upload = form.file.data
+    run_and_flash(
+        lambda: ops.upload_document(
+            application,
+            DocumentKind(form.kind.data),
+            upload.stream,
+            upload.filename,
+            actor=current_user,
+        ),
+        _("The document is uploaded."),
+    )
+    return _back(application, "#documents")
+
+
+def _document(document_id):
+    document = db.session.get(Document, document_id)
+    if document is None:
+        abort(404)
+    _visible(document.application_id)
+    return document
+
+
+@bp.post("/documents/<int:document_id>/delete")
+@login_required
+def delete_document(document_id):
+    document = _document(document_id)
+    application = document.application
+    if application.student_id != current_user.id:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    run_and_flash(
+        lambda: ops.delete_document(document, actor=current_user), _("The document is deleted.")
+    )
+    return _back(application, "#documents")
+
+
+@bp.get("/documents/<int:document_id>")
+@login_required
+def document(document_id):
+    document = _document(document_id)
+    path = uploads.path_of("applications", document.stored_name)
+    if path is None or not path.is_file():
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=document.content_type,
+        as_attachment=True,
+        download_name=document.original_name,
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/<int:application_id>/submit")
+@login_required
+def submit(application_id):
+    application = _own(application_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    run_and_flash(
+        lambda: ops.submit_application(application, actor=current_user),
+        _("Your application is submitted. You can follow its progress on this page."),
+    )
+    return _back(application)
+
+
+@bp.post("/<int:application_id>/withdraw")
+@login_required
+def withdraw(application_id):
+    application = _own(application_id)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("Give a reason for withdrawing."), "danger")
+    else:
+        run_and_flash(
+            lambda: ops.withdraw_application(application, form.reason.data, actor=current_user),
+            _("Your application is withdrawn."),
+        )
+    return _back(application)
+
+
+@bp.post("/<int:application_id>/return")
+@login_required
+def return_for_changes(application_id):
+    application = _visible(application_id)
+    form = CommentForm()
+    if not form.validate_on_submit():
+        flash(_("Say what the student should change."), "danger")
+    else:
+        run_and_flash(
+            lambda: ops.return_for_changes(application, form.comment.data, actor=current_user),
+            _("The application is returned to the student."),
+        )
+    return _back(application)

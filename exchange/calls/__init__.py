@@ -1,0 +1,1 @@
+"""Calls: application rounds with their windows, offerings and required documents."""

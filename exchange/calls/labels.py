@@ -1,0 +1,78 @@
+"""Human labels of call enumerations, translatable, and how call times are shown."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_skeleton
+from flask_babel import format_timedelta, get_locale
+from flask_babel import lazy_gettext as _l
+
+from ..core.database import utcnow
+from .models import CallStatus, DocumentKind, Term
+
+CALL_STATUS_LABELS = {
+    CallStatus.DRAFT: _l("Draft"),
+    CallStatus.SCHEDULED: _l("Scheduled"),
+    CallStatus.OPEN: _l("Open"),
+    CallStatus.CLOSED: _l("Closed"),
+    CallStatus.ALLOCATING: _l("Allocating"),
+    CallStatus.PUBLISHED: _l("Results published"),
+    CallStatus.ARCHIVED: _l("Archived"),
+}
+CALL_STATUS_BADGES = {
+    CallStatus.DRAFT: "text-bg-secondary",
+    CallStatus.SCHEDULED: "text-bg-info",
+    CallStatus.OPEN: "text-bg-success",
+    CallStatus.CLOSED: "text-bg-warning",
+    CallStatus.ALLOCATING: "text-bg-primary",
+    CallStatus.PUBLISHED: "text-bg-primary",
+    CallStatus.ARCHIVED: "text-bg-light border",
+}
+TERM_LABELS = {
+    Term.FULL_YEAR: _l("Full year"),
+    Term.AUTUMN: _l("Autumn term"),
+    Term.SPRING: _l("Spring term"),
+    Term.SUMMER: _l("Summer"),
+}
+DOCUMENT_LABELS = {
+    DocumentKind.TRANSCRIPT: _l("Transcript of records"),
+    DocumentKind.LANGUAGE_CERTIFICATE: _l("Language certificate"),
+    DocumentKind.PASSPORT: _l("Passport"),
+    DocumentKind.MOTIVATION_LETTER: _l("Motivation letter"),
+    DocumentKind.CV: _l("CV"),
+    DocumentKind.OTHER: _l("Other document"),
+}
+
+
+def utc_offset(moment: datetime, zone: str) -> str:
+    """ "UTC+08:00" for `moment` in `zone` (the offset changes with daylight saving time)."""
+    offset = moment.astimezone(ZoneInfo(zone)).utcoffset()
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def call_time(moment: datetime | None, zone: str, with_zone: bool = True) -> str:
+    """A call's date as its coordinator set it: in the call's zone, with the zone named, so a
+    deadline reads the same for everyone wherever they are."""
+    if moment is None:
+        return ""
+    tz, locale = ZoneInfo(zone), get_locale()
+    date = format_skeleton("yMMMEd", moment, tzinfo=tz, locale=locale)
+    text = f"{date} {format_skeleton('Hm', moment, tzinfo=tz, locale=locale)}"
+    return f"{text} ({zone}, {utc_offset(moment, zone)})" if with_zone else text
+
+
+def time_left(moment: datetime) -> str:
+    """ "in 3 weeks", "2 hours ago"."""
+    return format_timedelta(moment - utcnow(), granularity="minute", add_direction=True)
+
+
+def template_globals():
+    return {
+        "CallStatus": CallStatus,
+        "call_status_label": CALL_STATUS_LABELS.get,
+        "call_status_badge": CALL_STATUS_BADGES.get,
+        "term_label": TERM_LABELS.get,
+        "document_label": DOCUMENT_LABELS.get,
+    }
