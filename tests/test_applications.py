@@ -3,14 +3,21 @@
 import hashlib
 import io
 import re
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
-from exchange.accounts.models import CEFR, UnitFunction, UnitMembership
+from exchange.accounts.models import CEFR, UnitFunction, UnitMembership, User
 from exchange.applications import operations as ops
-from exchange.applications.models import Application, ApplicationStatus, Document
+from exchange.applications.models import (
+    Application,
+    ApplicationEvent,
+    ApplicationStatus,
+    Document,
+)
 from exchange.calls.models import DocumentKind
 from exchange.core.audit import AuditEvent
 from exchange.core.database import utcnow
@@ -110,7 +117,7 @@ def test_start_refused_before_opening_and_after_deadline(setting):
         ops.start_application(call, setting["student"])
     call.opens_at = utcnow() - timedelta(days=5)
     call.closes_at = utcnow() - timedelta(minutes=1)
-    with pytest.raises(DomainError, match=r"deadline .* passed .*\(Europe/Berlin\)"):
+    with pytest.raises(DomainError, match=r"deadline .* passed .*\(Europe/Berlin, UTC\+0[12]:00\)"):
         ops.start_application(call, setting["student"])
 
 
@@ -238,7 +245,7 @@ def test_submit_after_deadline_is_refused_in_the_calls_zone(setting):
     complete(application, setting["offerings"][:1])
     call = setting["call"]
     call.closes_at = utcnow() - timedelta(seconds=1)
-    with pytest.raises(DomainError, match=r"\(Europe/Berlin\)"):
+    with pytest.raises(DomainError, match=r"\(Europe/Berlin, UTC\+0[12]:00\)"):
         ops.submit_application(application, actor=s)
     assert application.status is ApplicationStatus.DRAFT
 
@@ -532,3 +539,56 @@ def test_student_home_and_application_page_use_a_fixed_number_of_statements(app,
     assert count_statements(client, "/home") == few_home
     assert count_statements(client, f"/applications/{first.id}") == few_page
     assert few_page <= 12
+
+
+@pytest.mark.committed
+def test_two_submits_at_the_same_moment_record_one_submission(committed_app):
+    """A double click or two tabs: real concurrent transactions, exactly one submission.
+    On PostgreSQL the second waits for the row lock and is told plainly; SQLite lets one
+    writer at a time, so the loser fails one way or another, and nothing is doubled."""
+    app = committed_app
+    with app.app_context():
+        unit = UnitFactory()
+        s = student(unit)
+        call = CallFactory(required_documents="")
+        offering = OfferingFactory(call=call)
+        application = ApplicationFactory(call=call, student=s, choices=[offering])
+        application_id, student_id = application.id, s.id
+        db.session.remove()
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def submit():
+        with app.app_context():
+            try:
+                application = db.session.get(Application, application_id)
+                actor = db.session.get(User, student_id)
+                barrier.wait(timeout=10)
+                ops.submit_application(application, actor=actor)
+                db.session.commit()
+                outcomes.append("submitted")
+            except DomainError as exc:
+                db.session.rollback()
+                outcomes.append(str(exc))
+            except Exception as exc:  # SQLite: "database is locked" for the loser
+                db.session.rollback()
+                outcomes.append(type(exc).__name__)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes)[-1] == "submitted" and outcomes.count("submitted") == 1, outcomes
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            assert "This application has already been submitted." in outcomes
+        events = db.session.scalars(
+            sa.select(ApplicationEvent.action).where(
+                ApplicationEvent.application_id == application_id
+            )
+        ).all()
+        assert events.count("submitted") == 1
+        db.session.remove()

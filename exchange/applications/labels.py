@@ -2,17 +2,10 @@
 
 from flask_babel import lazy_gettext as _l
 
+from ..calls.labels import DOCUMENT_LABELS  # noqa: F401 - one list of document kinds
 from ..calls.models import DocumentKind
 from .models import ApplicationStatus as S
 
-DOCUMENT_LABELS = {
-    DocumentKind.TRANSCRIPT: _l("Transcript of records"),
-    DocumentKind.LANGUAGE_CERTIFICATE: _l("Language certificate"),
-    DocumentKind.PASSPORT: _l("Passport"),
-    DocumentKind.MOTIVATION_LETTER: _l("Motivation letter"),
-    DocumentKind.CV: _l("CV"),
-    DocumentKind.OTHER: _l("Other document"),
-}
 STATUS_LABELS = {
     S.DRAFT: _l("Draft"),
     S.SUBMITTED: _l("Submitted"),
@@ -70,6 +63,5 @@ def template_globals():
         "DocumentKind": DocumentKind,
         "status_label": STATUS_LABELS.get,
         "status_colour": STATUS_COLOURS.get,
-        "document_label": DOCUMENT_LABELS.get,
         "event_label": lambda action: EVENT_LABELS.get(action, action.replace("_", " ")),
     }

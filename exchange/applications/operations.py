@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from flask_babel import lazy_gettext as _l
 
 from ..accounts.models import CEFR, Role, UnitFunction
+from ..calls.labels import call_time as format_in_zone
 from ..calls.models import Call, CallOffering, DocumentKind
 from ..catalogue import reference
 from ..catalogue.eligibility import StudentFacts, reasons
@@ -15,7 +16,6 @@ from ..catalogue.operations import ValidationFailed, _clean
 from ..core import audit, uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
-from ..core.zones import format_in_zone
 from ..extensions import db
 from .models import (
     EDITABLE,
@@ -396,7 +396,8 @@ def _locked(application):
     """Re-read the application with a row lock, so that two submits of the same application
     (two tabs, a double click) are decided one after the other."""
     db.session.flush()
-    db.session.refresh(application, with_for_update=True)
+    # OF: the row of `applications` only, not those of the tables joined for eager loads.
+    db.session.refresh(application, with_for_update={"of": Application})
     return application
 
 

@@ -7,9 +7,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..accounts.models import StudentProfile, User
+from ..calls.labels import call_time as format_in_zone
 from ..calls.models import Call, CallOffering
 from ..catalogue.models import Agreement
-from ..core.zones import format_in_zone
 from ..extensions import db
 from .models import (
     EDITABLE,

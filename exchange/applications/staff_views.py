@@ -1,6 +1,14 @@
 """The international office's lists of a call's applications, with filters and export."""
 
-from flask import Blueprint, Response, render_template, request, send_file, stream_with_context
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+)
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone
 from flask_login import current_user
@@ -22,7 +30,9 @@ STAFF = (Role.COORDINATOR, Role.ADMIN)
 @bp.get("/<int:call_id>/applications")
 @roles_required(*STAFF)
 def index(call_id):
-    call = db.get_or_404(Call, call_id)
+    call, token = lists.load_call(call_id)
+    if call is None:
+        abort(404)
     filters = lists.ApplicationFilters.from_args(request.args)
     return render_template(
         "applications/staff/index.html",
@@ -33,7 +43,7 @@ def index(call_id):
         status_badge=lists.STATUS_BADGES.get,
         statuses=list(lists.STATUS_LABELS),
         **lists.filter_options(call.id),
-        **lists.application_page(call.id, filters),
+        **lists.application_page(call.id, filters, token),
     )
 
 

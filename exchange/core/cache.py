@@ -24,15 +24,40 @@ class CacheVersion(db.Model):
     version: Mapped[int] = mapped_column(default=0)
 
 
+class LRUCache:
+    """A small thread-safe least-recently-used map, for values that are computed from their key
+    alone (so nothing can make them stale)."""
+
+    def __init__(self, maxsize=2048):
+        self.maxsize = maxsize
+        self._data = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_set(self, key, compute):
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = compute()
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+        return value
+
+    def clear(self):
+        with self._lock:
+            self._data.clear()
+
+
 class VersionedCache:
     instances = []
 
     def __init__(self, name, maxsize=2048):
         VersionedCache.instances.append(self)
         self.name = name
-        self.maxsize = maxsize
-        self._data = OrderedDict()
-        self._lock = threading.Lock()
+        self._lru = LRUCache(maxsize)
 
     def version(self):
         """The current version, read once per request."""
@@ -46,6 +71,10 @@ class VersionedCache:
         if has_request_context():
             setattr(g, cache_key, value)
         return value
+
+    @classmethod
+    def names(cls):
+        return tuple(cache.name for cache in cls.instances)
 
     @classmethod
     def version_columns(cls):
@@ -64,22 +93,11 @@ class VersionedCache:
                 setattr(g, f"_cache_version_{name}", value or 0)
 
     def get_or_set(self, key, compute, version=None):
-        full_key = (self.version() if version is None else version, key)
-        with self._lock:
-            if full_key in self._data:
-                self._data.move_to_end(full_key)
-                return self._data[full_key]
-        value = compute()
-        with self._lock:
-            self._data[full_key] = value
-            self._data.move_to_end(full_key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-        return value
+        version = self.version() if version is None else version
+        return self._lru.get_or_set((version, key), compute)
 
     def clear(self):
-        with self._lock:
-            self._data.clear()
+        self._lru.clear()
 
     @classmethod
     def clear_all(cls):

@@ -92,8 +92,12 @@ def outside_transaction(session):
     """
     conn = session.connection()
     driver = conn.connection.driver_connection
-    idle = getattr(driver, "info", None) and driver.info.transaction_status == TransactionStatus.IDLE
-    if conn.dialect.driver != "psycopg" or driver.autocommit or not idle:
+    if (
+        conn.dialect.driver != "psycopg"
+        or driver.autocommit
+        or driver.isolation_level is not None  # a stricter level than the server's default
+        or driver.info.transaction_status != TransactionStatus.IDLE
+    ):
         yield
         return
     driver.autocommit = True

@@ -1,15 +1,16 @@
 """Security baseline: response headers, login sessions that the server can revoke, and the
 role checks used by views."""
 
+import functools
 import secrets
 from datetime import timedelta
-from functools import wraps
 
+import sqlalchemy as sa
 from flask import abort, current_app, request
 from flask_login import current_user, login_required
 
 from ..extensions import db, login_manager
-from .database import utcnow
+from .database import outside_transaction, utcnow
 
 CSP = "; ".join(
     [
@@ -59,32 +60,19 @@ def load_user(token):
     """Flask-Login stores the login-session token; a revoked or expired one loads nobody.
 
     One statement per request loads the session, the user with roles, units and student
-    profile, and the versions of the in-process caches (see core.cache)."""
-    from sqlalchemy.orm import joinedload
-
-    from ..accounts.models import LoginSession, StudentProfile, User, hash_token
+    profile, and the versions of the in-process caches (see core.cache). It runs outside a
+    transaction (see core.database.outside_transaction): a page that needs nothing else from
+    the database costs one round trip."""
+    from ..accounts.models import hash_token
     from .cache import VersionedCache
 
-    versions = VersionedCache.version_columns()
-    row = (
-        db.session.execute(
-            db.select(LoginSession, *versions.values())
-            .where(LoginSession.token_hash == hash_token(token))
-            .options(
-                joinedload(LoginSession.user).options(
-                    joinedload(User.role_rows),
-                    joinedload(User.memberships),
-                    joinedload(User.profile).joinedload(StudentProfile.language_results),
-                )
-            )
-        )
-        .unique()
-        .first()
-    )
+    statement, cache_names = _login_statement(VersionedCache.names())
+    with outside_transaction(db.session):
+        row = db.session.execute(statement, {"token_hash": hash_token(token)}).unique().first()
     if row is None:
         return None
     login = row[0]
-    VersionedCache.remember_versions(dict(zip(versions, row[1:], strict=True)))
+    VersionedCache.remember_versions(dict(zip(cache_names, row[1:], strict=True)))
     now = utcnow()
     if login.revoked_at is not None or login.expires_at <= now:
         return None
@@ -96,6 +84,30 @@ def load_user(token):
         db.session.commit()
     user.login_token = token
     return user
+
+
+@functools.cache
+def _login_statement(cache_names):
+    """The login lookup, built once per process: building the statement and its eager-loading
+    options cost more than running it."""
+    from sqlalchemy.orm import joinedload
+
+    from ..accounts.models import LoginSession, StudentProfile, User
+    from .cache import VersionedCache
+
+    versions = VersionedCache.version_columns()
+    statement = (
+        db.select(LoginSession, *(versions[name] for name in cache_names))
+        .where(LoginSession.token_hash == sa.bindparam("token_hash"))
+        .options(
+            joinedload(LoginSession.user).options(
+                joinedload(User.role_rows),
+                joinedload(User.memberships),
+                joinedload(User.profile).joinedload(StudentProfile.language_results),
+            )
+        )
+    )
+    return statement, cache_names
 
 
 def start_login_session(user, remember):
@@ -149,7 +161,7 @@ def roles_required(*roles):
     """Allow the view to users holding any of `roles`; others get 403."""
 
     def decorator(view):
-        @wraps(view)
+        @functools.wraps(view)
         @login_required
         def wrapped(*args, **kwargs):
             if not current_user.has_role(*roles):

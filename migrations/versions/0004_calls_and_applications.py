@@ -82,7 +82,9 @@ def upgrade():
     sa.UniqueConstraint('call_id', 'student_id', name='uq_applications_call_student')
     )
     with op.batch_alter_table('applications', schema=None) as batch_op:
-        batch_op.create_index('ix_applications_call_status', ['call_id', 'status'], unique=False)
+        batch_op.create_index('ix_applications_call_status', ['call_id', 'status', 'submitted_at', 'id'], unique=False)
+        batch_op.create_index('ix_applications_call_submitted', ['call_id', 'submitted_at', 'id', 'status'], unique=False)
+        batch_op.create_index('ix_applications_call_updated', ['call_id', 'updated_at'], unique=False)
         batch_op.create_index('ix_applications_student', ['student_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_applications_placed_offering_id'), ['placed_offering_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_applications_unit_id'), ['unit_id'], unique=False)
@@ -169,6 +171,8 @@ def downgrade():
     with op.batch_alter_table('applications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_applications_unit_id'))
         batch_op.drop_index('ix_applications_student')
+        batch_op.drop_index('ix_applications_call_updated')
+        batch_op.drop_index('ix_applications_call_submitted')
         batch_op.drop_index('ix_applications_call_status')
 
     op.drop_table('applications')

@@ -1,0 +1,42 @@
+"""`{% cache key, ... %}…{% endcache %}` in templates: the enclosed markup is rendered once per
+key and kept in process.
+
+For markup that is the same on every request of a kind, such as the navigation bar of
+base.html, which takes more time to render (a dozen URLs and translations) than a whole cached
+catalogue page. The key must name everything the markup shows; the language, the URL prefix
+and the fragment's place in its template are added to it. Nothing per request (a CSRF token,
+flashed messages) belongs inside. With template auto-reload (development) nothing is cached, so
+that edited templates show at once.
+"""
+
+from flask import current_app, request
+from flask_babel import get_locale
+from jinja2 import nodes
+from jinja2.ext import Extension
+
+from .cache import LRUCache
+
+
+class FragmentCache(Extension):
+    tags = {"cache"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        parts = [nodes.Const(parser.name), nodes.Const(lineno), parser.parse_expression()]
+        while parser.stream.skip_if("comma"):
+            parts.append(parser.parse_expression())
+        body = parser.parse_statements(("name:endcache",), drop_needle=True)
+        key = nodes.Tuple(parts, "load")
+        call = self.call_method("_render", [key])
+        return nodes.CallBlock(call, [], [], body).set_lineno(lineno)
+
+    def _render(self, key, caller):
+        if self.environment.auto_reload:
+            return caller()
+        cache = current_app.extensions["fragment_cache"]
+        return cache.get_or_set((str(get_locale()), request.script_root, key), caller)
+
+
+def init_app(app):
+    app.extensions["fragment_cache"] = LRUCache(maxsize=4096)
+    app.jinja_env.add_extension(FragmentCache)
