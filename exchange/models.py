@@ -2,7 +2,9 @@
 
 from .accounts import models as accounts  # noqa: F401
 from .applications import models as applications  # noqa: F401
+from .approvals import models as approvals  # noqa: F401
 from .calls import models as calls  # noqa: F401
 from .catalogue import models as catalogue  # noqa: F401
 from .core import audit, cache, heartbeat  # noqa: F401
 from .mail import models as mail  # noqa: F401
+from .notifications import models as notifications  # noqa: F401

@@ -256,7 +256,7 @@ def test_return_resubmit_and_timeline(setting):
     complete(application, setting["offerings"][:1])
     ops.submit_application(application, actor=s)
     staff = coordinator()
-    with pytest.raises(DomainError, match="what the student should change"):
+    with pytest.raises(DomainError, match="Give a comment"):
         ops.return_for_changes(application, "   ", actor=staff)
     with pytest.raises(NotAllowed):
         ops.return_for_changes(application, "no", actor=student())
@@ -279,6 +279,7 @@ def test_return_resubmit_and_timeline(setting):
     assert events == [
         ("created", None),
         ("submitted", None),
+        ("step_returned", "International office: Add your C1 certificate."),
         ("returned", "Add your C1 certificate."),
         ("resubmitted", None),
     ]

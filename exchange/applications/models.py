@@ -103,6 +103,11 @@ class Application(db.Model):
     events: Mapped[list["ApplicationEvent"]] = relationship(
         back_populates="application", order_by="ApplicationEvent.id"
     )
+    steps = relationship(
+        "ApplicationStep",
+        back_populates="application",
+        order_by="(ApplicationStep.round, ApplicationStep.position)",
+    )
 
     @property
     def editable(self) -> bool:

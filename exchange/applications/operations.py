@@ -421,6 +421,9 @@ def submit_application(application, *, actor, now=None):
                     why=" ".join(str(w) for w in why),
                 )
             )
+    from ..approvals.operations import start_chain
+    from ..notifications.events import notify
+
     resubmission = application.status is ApplicationStatus.RETURNED
     application.submitted_at = utcnow()
     _transition(
@@ -428,6 +431,19 @@ def submit_application(application, *, actor, now=None):
         ApplicationStatus.SUBMITTED,
         actor=actor,
         action="resubmitted" if resubmission else "submitted",
+    )
+    steps = start_chain(application, actor=actor)
+    notify(
+        "application.submitted",
+        [application.student],
+        obj=application,
+        data={
+            "application_id": application.id,
+            "path": f"/applications/{application.id}",
+            "student": application.student.name,
+            "call": application.call.title,
+        },
+        key=f"application-{application.id}-submitted-r{steps[0].round}",
     )
     return application
 
@@ -440,26 +456,23 @@ def withdraw_application(application, reason, *, actor):
     reason = _clean(reason, 1000)
     if not reason:
         raise DomainError(_l("Give a reason for withdrawing."), "reason")
+    from ..approvals.operations import cancel_open_steps
+
+    cancel_open_steps(application)
     _transition(
         application, ApplicationStatus.WITHDRAWN, actor=actor, action="withdrawn", comment=reason
     )
 
 
 def return_for_changes(application, comment, *, actor):
-    """Send a submitted application back to the student (the approval chain uses this too)."""
-    if not actor.has_role(*STAFF_ROLES) and not can_review(actor, application):
-        raise NotAllowed(_l("You cannot return this application."))
-    if application.student_id == actor.id:
-        raise NotAllowed(_l("You cannot decide on your own application."))
-    _locked(application)
-    if application.status not in (ApplicationStatus.SUBMITTED, ApplicationStatus.IN_REVIEW):
-        raise DomainError(_l("Only a submitted application can be returned for changes."))
-    comment = _clean(comment, 2000)
-    if not comment:
-        raise DomainError(_l("Say what the student should change."), "comment")
-    _transition(
-        application, ApplicationStatus.RETURNED, actor=actor, action="returned", comment=comment
-    )
+    """Return the application to the student: the decision "return" on its current step."""
+    from ..approvals.models import Decision
+    from ..approvals.operations import current_step, decide_step
+
+    step = current_step(application)
+    if step is None:
+        raise DomainError(_l("Only an application under review can be returned for changes."))
+    return decide_step(step, Decision.RETURN, comment, actor=actor)
 
 
 def can_review(user, application) -> bool:
@@ -470,12 +483,17 @@ def can_review(user, application) -> bool:
 
 
 def can_view(user, application) -> bool:
-    """The owner, the international office and the reviewers of the student's unit."""
+    """The owner, the international office, the reviewers of the student's unit and the
+    approvers of any of its steps (also as a substitute)."""
     if not user.is_authenticated:
         return False
     if application.student_id == user.id or user.has_role(*STAFF_ROLES):
         return True
-    return user.has_role(Role.ADVISOR) and can_review(user, application)
+    if user.has_role(Role.ADVISOR) and can_review(user, application):
+        return True
+    from ..approvals.operations import decider_for
+
+    return any(decider_for(user, step)[0] for step in application.steps)
 
 
 def offerings_of(call_id):

@@ -38,6 +38,7 @@ def load_application(application_id):
             selectinload(Application.languages),
             selectinload(Application.documents),
             selectinload(Application.events).joinedload(ApplicationEvent.actor),
+            selectinload(Application.steps),
         )
     )
 

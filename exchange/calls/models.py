@@ -62,9 +62,12 @@ class Call(db.Model):
     )
     status: Mapped[CallStatus] = mapped_column(enum_column(CallStatus), default=CallStatus.DRAFT)
     cloned_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("calls.id"))
+    # None: the international office alone decides (one step).
+    approval_chain_id: Mapped[int | None] = mapped_column(sa.ForeignKey("approval_chains.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    approval_chain = relationship("ApprovalChain")
     offerings: Mapped[list["CallOffering"]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="CallOffering.id"
     )
