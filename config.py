@@ -115,6 +115,14 @@ class Config:
     MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 10) * 1024 * 1024
     UPLOAD_DIR = _env("UPLOAD_DIR", str(INSTANCE / "uploads"))
     ACADEMIC_YEAR_START_MONTH = _env_int("ACADEMIC_YEAR_START_MONTH", 9)
+
+    # Scheduled mail. Students with a draft are reminded this many days before a call closes.
+    REMINDER_DAYS_BEFORE_CLOSING = tuple(
+        int(d) for d in _env("REMINDER_DAYS_BEFORE_CLOSING", "7,3,1").split(",") if d.strip()
+    )
+    # Digests go out at this hour (in the recipient's time zone); weekly ones on Mondays.
+    DIGEST_HOUR = _env_int("DIGEST_HOUR", 7)
+    DIGEST_SKIP_EMPTY = _env_bool("DIGEST_SKIP_EMPTY", True)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
     SECRET_KEY_REQUIRED = False

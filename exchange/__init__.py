@@ -40,7 +40,7 @@ def create_app(config=None, **overrides):
 
 def register_extensions(app):
     from . import models  # noqa: F401 - every table is known to SQLAlchemy and Alembic
-    from .core import i18n, security
+    from .core import fragments, i18n, security
     from .core.database import configure_engine
 
     db.init_app(app)
@@ -51,6 +51,7 @@ def register_extensions(app):
     limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     i18n.init_app(app)
+    fragments.init_app(app)
     login_manager.init_app(app)
     security.init_app(app)
 
@@ -72,6 +73,7 @@ def register_blueprints(app):
     from .catalogue.io_views import bp as catalogue_io_bp
     from .catalogue.views import bp as catalogue_bp
     from .main.views import bp as main_bp
+    from .notifications.views import bp as notifications_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -81,6 +83,7 @@ def register_blueprints(app):
     app.register_blueprint(calls_bp, url_prefix="/calls")
     app.register_blueprint(applications_bp, url_prefix="/applications")
     app.register_blueprint(applications_staff_bp, url_prefix="/calls")
+    app.register_blueprint(notifications_bp, url_prefix="/notifications")
 
 
 def register_errorhandlers(app):

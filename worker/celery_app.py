@@ -72,6 +72,11 @@ def beat_schedule():
         "relay-outbox": {"task": "exchange.mail.relay", "schedule": timedelta(minutes=2)},
         "heartbeat": {"task": "exchange.worker.heartbeat", "schedule": timedelta(minutes=1)},
         "advance-calls": {"task": "exchange.calls.advance", "schedule": timedelta(minutes=1)},
+        "reminders": {
+            "task": "exchange.notifications.reminders",
+            "schedule": timedelta(minutes=5),
+        },
+        "digests": {"task": "exchange.notifications.digests", "schedule": timedelta(minutes=15)},
     }
 
 

@@ -41,3 +41,27 @@ def advance_calls():
     counts = advance(utcnow())
     db.session.commit()
     return counts
+
+
+@celery.task(name="exchange.notifications.reminders")
+def send_reminders():
+    """Deadline reminders and escalations that are due now (every five minutes)."""
+    from exchange.core.database import utcnow
+    from exchange.extensions import db
+    from exchange.notifications.reminders import run_reminders
+
+    counts = run_reminders(utcnow())
+    db.session.commit()
+    return counts
+
+
+@celery.task(name="exchange.notifications.digests")
+def send_digests():
+    """Daily and weekly digests that are due now (every fifteen minutes)."""
+    from exchange.core.database import utcnow
+    from exchange.extensions import db
+    from exchange.notifications.digests import send_digests as send
+
+    counts = send(utcnow())
+    db.session.commit()
+    return counts

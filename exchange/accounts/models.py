@@ -52,6 +52,14 @@ class CEFR(enum.Enum):
     C2 = "C2"
 
 
+class MailPreference(enum.Enum):
+    """How a user wants their notifications by e-mail (essential mails always come at once)."""
+
+    IMMEDIATE = "immediate"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
 def _email_key(email: str) -> str:
     return email.strip().lower()
 
@@ -84,6 +92,11 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     locale: Mapped[str | None] = mapped_column(sa.String(16))
     timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    mail_preference: Mapped[MailPreference] = mapped_column(
+        enum_column(MailPreference),
+        default=MailPreference.IMMEDIATE,
+        server_default=MailPreference.IMMEDIATE.value,
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -14,6 +14,7 @@ from ..core.security import revoke_login_sessions, start_login_session
 from ..extensions import db
 from . import passwords
 from .models import (
+    MailPreference,
     PasswordResetToken,
     Role,
     Unit,
@@ -138,9 +139,11 @@ def update_details(user, *, name, email, actor):
     return bool(changes)
 
 
-def update_preferences(user, *, locale, timezone):
+def update_preferences(user, *, locale, timezone, mail_preference=None):
     user.locale = locale or None
     user.timezone = timezone or None
+    if mail_preference:
+        user.mail_preference = MailPreference(mail_preference)
 
 
 # --- logging in and out -------------------------------------------------------------------

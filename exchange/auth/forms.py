@@ -37,9 +37,13 @@ class PreferencesForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     locale = SelectField(_l("Language"))
     timezone = SelectField(_l("Time zone"))
+    mail_preference = SelectField(_l("Notifications by e-mail"))
 
     def __init__(self, *args, **kwargs):
+        from ..notifications.labels import PREFERENCE_LABELS
+
         super().__init__(*args, **kwargs)
+        self.mail_preference.choices = [(p.value, label) for p, label in PREFERENCE_LABELS.items()]
         self.locale.choices = [("", _l("As my browser"))] + list(
             current_app.config["LANGUAGES"].items()
         )

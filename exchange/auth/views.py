@@ -142,13 +142,19 @@ def account():
             "name": current_user.name,
             "locale": current_user.locale or "",
             "timezone": current_user.timezone or "",
+            "mail_preference": current_user.mail_preference.value,
         },
     )
     if form.validate_on_submit():
         ops.update_details(
             current_user, name=form.name.data, email=current_user.email, actor=current_user
         )
-        ops.update_preferences(current_user, locale=form.locale.data, timezone=form.timezone.data)
+        ops.update_preferences(
+            current_user,
+            locale=form.locale.data,
+            timezone=form.timezone.data,
+            mail_preference=form.mail_preference.data,
+        )
         db.session.commit()
         flash(_("Your preferences have been saved."), "success")
         return redirect(url_for("auth.account"))
@@ -181,6 +187,7 @@ def change_password():
             "name": current_user.name,
             "locale": current_user.locale or "",
             "timezone": current_user.timezone or "",
+            "mail_preference": current_user.mail_preference.value,
         }
     )
     return render_template("auth/account.html", form=prefs, password_form=form), 400

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -29,3 +29,39 @@ class Notification(db.Model):
     mail_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_mails.id"))
     # Set when the event went into a digest mail (for people who chose digests).
     digested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Reminder(db.Model):
+    """A reminder that was sent. The unique key makes each reminder exactly-once per
+    recipient, kind, object and due date, even when two beats scan at the same moment."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "recipient_id", "kind", "object_type", "object_id", "due_on", name="uq_reminders_once"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(64))
+    object_type: Mapped[str] = mapped_column(sa.String(64))
+    object_id: Mapped[int]
+    due_on: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Digest(db.Model):
+    """A digest mail that was sent: one per user, period and period start."""
+
+    __tablename__ = "digests"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "period", "period_start", name="uq_digests_once"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(sa.String(16), doc="daily or weekly")
+    period_start: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    mail_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_mails.id"))

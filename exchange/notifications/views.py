@@ -1,0 +1,160 @@
+"""The notification centre, the digest preview and the mail logs."""
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from ..accounts.models import Role, User
+from ..admin.forms import ConfirmForm
+from ..applications.models import Application
+from ..core.database import utcnow
+from ..core.security import roles_required
+from ..extensions import db
+from ..mail.models import OutboxMail
+from . import digests, events
+from .labels import template_globals
+from .models import Notification
+
+bp = Blueprint("notifications", __name__)
+PER_PAGE = 30
+STAFF = (Role.COORDINATOR, Role.ADMIN)
+
+
+def unread_notifications():
+    """For the navigation badge: one cheap statement per request, only when shown."""
+    if not current_user.is_authenticated:
+        return 0
+    if "unread_notifications" not in g:
+        g.unread_notifications = events.unread_count(current_user.id)
+    return g.unread_notifications
+
+
+@bp.record_once
+def _register_globals(state):
+    state.app.jinja_env.globals.update(template_globals())
+    state.app.jinja_env.globals["unread_notifications"] = unread_notifications
+
+
+@bp.get("/")
+@login_required
+def index():
+    page = max(1, request.args.get("page", 1, type=int))
+    query = sa.select(Notification).where(Notification.user_id == current_user.id)
+    if request.args.get("unread") == "1":
+        query = query.where(Notification.read_at.is_(None))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.order_by(Notification.id.desc()).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+    ).all()
+    return render_template(
+        "notifications/index.html",
+        notifications=rows,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        total=total,
+        unread_only=request.args.get("unread") == "1",
+        confirm_form=ConfirmForm(),
+    )
+
+
+@bp.post("/<int:notification_id>/open")
+@login_required
+def open_notification(notification_id):
+    """Mark it read and go to what it is about."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.user_id != current_user.id:
+        abort(404)
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        db.session.commit()
+    path = (notification.data or {}).get("path") or ""
+    # Only our own paths: a notification must never send anyone elsewhere.
+    if not path.startswith("/") or path.startswith("//"):
+        path = url_for("notifications.index")
+    return redirect(path)
+
+
+@bp.post("/read")
+@login_required
+def mark_all_read():
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    db.session.execute(
+        sa.update(Notification)
+        .where(Notification.user_id == current_user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+    db.session.commit()
+    flash(_("All notifications are marked as read."), "success")
+    return redirect(url_for("notifications.index"))
+
+
+@bp.get("/digest-preview")
+@roles_required(*STAFF)
+def digest_preview():
+    """The digest the current user (or, for admins, any user) would get now."""
+    user = current_user
+    if request.args.get("user") and current_user.has_role(Role.ADMIN):
+        user = db.get_or_404(User, request.args.get("user", type=int))
+    period = (
+        request.args.get("period")
+        if request.args.get("period") in ("daily", "weekly")
+        else (digests.period_of(user, user.roles) or "daily")
+    )
+    now = utcnow()
+    content = digests.build(user, period, now, since=digests._previous(user.id, period))
+    from ..mail.operations import render_mail
+
+    subject, _text, html = render_mail(
+        "digest",
+        {"digest": content, "link": events.absolute("/home"), "recipient": user},
+        user.locale,
+        user.timezone,
+    )
+    return render_template(
+        "notifications/digest_preview.html",
+        subject=subject,
+        html=html,
+        content=content,
+        user=user,
+        period=period,
+    )
+
+
+@bp.get("/mail-log/application/<int:application_id>")
+@roles_required(*STAFF)
+def application_mail_log(application_id):
+    application = db.get_or_404(Application, application_id)
+    mails = db.session.scalars(
+        sa.select(OutboxMail)
+        .where(OutboxMail.object_type == "Application", OutboxMail.object_id == str(application.id))
+        .order_by(OutboxMail.id.desc())
+        .limit(200)
+    ).all()
+    return render_template(
+        "notifications/mail_log.html",
+        mails=mails,
+        title=_("Mails about application %(id)s", id=application.id),
+        back=url_for("applications.detail", application_id=application.id),
+    )
+
+
+@bp.get("/mail-log/user/<int:user_id>")
+@roles_required(*STAFF)
+def user_mail_log(user_id):
+    user = db.get_or_404(User, user_id)
+    mails = db.session.scalars(
+        sa.select(OutboxMail)
+        .where(OutboxMail.recipient_id == user.id)
+        .order_by(OutboxMail.id.desc())
+        .limit(200)
+    ).all()
+    return render_template(
+        "notifications/mail_log.html",
+        mails=mails,
+        title=_("Mails to %(name)s", name=user.name),
+        back=None,
+    )
