@@ -1,5 +1,6 @@
 """A real SMTP server for tests (aiosmtpd), which can refuse mail for a while."""
 
+import asyncio
 import socket
 import threading
 
@@ -18,6 +19,22 @@ class Recorder:
         self.refuse_next = 0  # answer 451 to this many DATA commands
         self.reject_permanently = False
         self.lock = threading.Lock()
+        # After this many accepted messages, the next transaction hangs in RCPT until
+        # release(): a client (worker) can then be killed while it waits on the server.
+        self.stall_after = None
+        self.stalled = False
+        self._release = threading.Event()
+
+    def release(self):
+        self._release.set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.stall_after is not None and len(self.messages) >= self.stall_after:
+            self.stalled = True
+            await asyncio.get_running_loop().run_in_executor(None, self._release.wait, 120)
+            return "451 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
