@@ -61,6 +61,7 @@ class Application(db.Model):
         sa.Index("ix_applications_call_submitted", "call_id", "submitted_at", "id", "status"),
         sa.Index("ix_applications_call_updated", "call_id", "updated_at"),
         sa.Index("ix_applications_student", "student_id", "created_at"),
+        sa.Index("ix_applications_submitted_at", "submitted_at"),  # digests: new in a period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -110,6 +110,7 @@ class ApplicationStep(StepRule, db.Model):
         # The approver queue: waiting steps by rule and unit, oldest first.
         sa.Index("ix_application_steps_queue", "status", "rule", "unit_id", "activated_at"),
         sa.Index("ix_application_steps_due", "status", "due_at"),
+        sa.Index("ix_application_steps_decided_at", "decided_at"),  # digests: decided in a period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
