@@ -161,8 +161,12 @@ def step_reminders(now: datetime) -> dict:
         )
     ).all()
     overdue, escalate = [], []
+    approvers = {}  # steps with the same rule and unit wait on the same people
     for step in steps:
-        for user in approvers_of(step):
+        rule = (step.rule, step.unit_id, step.unit_function, step.approver_id)
+        if rule not in approvers:
+            approvers[rule] = approvers_of(step)
+        for user in approvers[rule]:
             overdue.append(
                 (
                     Due(user.id, "step_overdue", "ApplicationStep", step.id, step.due_at.date()),
