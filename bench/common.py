@@ -20,6 +20,10 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# Login and load use the same browser: Flask-Login ties a session to its User-Agent, and a
+# replayed cookie from another one would be rewritten on every request (a browser keeps the
+# new cookie; wrk cannot), which no real user pays for.
+USER_AGENT = "exchange-bench"
 
 
 @contextmanager
@@ -70,13 +74,17 @@ def free_port():
 
 
 @contextmanager
-def gunicorn(database_url, tmp, workers):
+def gunicorn(database_url, tmp, workers, worker_class="sync", threads=1):
     port = free_port()
     env = dict(os.environ, **bench_env(database_url, tmp))
     cmd = [
         str(Path(sys.executable).parent / "gunicorn"),
         "-w",
         str(workers),
+        "-k",
+        worker_class,
+        "--threads",
+        str(threads),
         "-b",
         f"127.0.0.1:{port}",
         "--log-level",
@@ -84,7 +92,7 @@ def gunicorn(database_url, tmp, workers):
         "wsgi:app",
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
+    base = Server(f"http://127.0.0.1:{port}", proc.pid, database_url)
     try:
         for _ in range(100):
             try:
@@ -98,9 +106,53 @@ def gunicorn(database_url, tmp, workers):
         proc.wait(timeout=20)
 
 
+class Server(str):
+    """The base URL of a gunicorn server (so `base + path` works), which also knows where its
+    CPU time goes."""
+
+    def __new__(cls, url, pid, database_url):
+        server = super().__new__(cls, url)
+        server.pid = pid
+        server.database_url = database_url
+        return server
+
+    def cpu_seconds(self):
+        """CPU time used so far by the workers and their PostgreSQL backends: per request, a
+        cost that does not depend on what else the machine is doing, unlike requests/s."""
+        workers = [pid for pid, ppid in _processes() if ppid == self.pid]
+        engine = sa.create_engine(self.database_url, poolclass=sa.pool.NullPool)
+        with engine.connect() as conn:
+            backends = conn.scalars(
+                sa.text(
+                    "SELECT pid FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).all()
+        engine.dispose()
+        return sum(_cpu_seconds(pid) for pid in [*workers, *backends])
+
+
+def _processes():
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        yield int(stat.parent.name), int(fields[1])
+
+
+def _cpu_seconds(pid):
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def login_cookie(base, email, password):
     jar = CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.addheaders = [("User-Agent", USER_AGENT)]
     html = opener.open(base + "/login").read().decode()
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
     body = urllib.parse.urlencode(
@@ -116,11 +168,14 @@ def wrk(url, cookie=None, seconds=15, connections=8, threads=2):
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    cmd += ["-H", f"User-Agent: {USER_AGENT}"]
     if cookie:
         cmd += ["-H", f"Cookie: {cookie}"]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": p50, "p99": p99, "errors": int(non2xx.group(1)) if non2xx else 0}
+    errors = int(non2xx.group(1)) if non2xx else 0
+    return {"rps": rps, "requests": requests, "p50": p50, "p99": p99, "errors": errors}

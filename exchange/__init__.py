@@ -68,6 +68,9 @@ def register_blueprints(app):
     from .admin.views import bp as admin_bp
     from .applications.staff_views import bp as applications_staff_bp
     from .applications.views import bp as applications_bp
+    from .approvals.chain_views import bp as chains_bp
+    from .approvals.substitute_views import bp as substitutes_bp
+    from .approvals.views import bp as approvals_bp
     from .auth.views import bp as auth_bp
     from .calls.views import bp as calls_bp
     from .catalogue.io_views import bp as catalogue_io_bp
@@ -83,6 +86,9 @@ def register_blueprints(app):
     app.register_blueprint(calls_bp, url_prefix="/calls")
     app.register_blueprint(applications_bp, url_prefix="/applications")
     app.register_blueprint(applications_staff_bp, url_prefix="/calls")
+    app.register_blueprint(chains_bp, url_prefix="/approvals/chains")
+    app.register_blueprint(substitutes_bp, url_prefix="/approvals/substitutes")
+    app.register_blueprint(approvals_bp, url_prefix="/approvals")
     app.register_blueprint(notifications_bp, url_prefix="/notifications")
 
 

@@ -125,8 +125,10 @@ def seed_demo():
     from .catalogue.demo import seed_demo_catalogue
 
     partners = seed_demo_catalogue()
+    from .approvals.demo import seed_demo_chain
     from .calls.demo import seed_demo_calls
 
+    seed_demo_chain()
     seed_demo_calls()
     db.session.commit()
     click.echo(

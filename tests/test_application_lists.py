@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from exchange.applications.models import Application, ApplicationStatus, Document
 from exchange.calls.models import DocumentKind
 from exchange.core.audit import AuditEvent
+from exchange.core.cache import VersionedCache
 from exchange.extensions import db
 
 from .conftest import login
@@ -127,7 +128,7 @@ def test_the_list_shows_what_the_office_needs_and_hides_drafts(staff, call_data)
     assert "ann@example.edu" in row and ann.student.profile.student_number in row
     assert ">CS<" in row and "Submitted" in row and "3.80/4" in row
     assert re.search(r"<li>Alpha U</li><li>Beta U</li>", row)  # ranked choices, in rank order
-    assert re.search(r'<td class="text-end">2</td>', row)  # two documents
+    assert re.search(r'<td class="text-end pe-3">2</td>', row)  # two documents
     # 12:10 UTC in the coordinator's time zone (Asia/Shanghai).
     assert "8:10" in row and "PM" in row
     bob_row = re.search(rf'data-id="{apps["bob"].id}">(.*?)</tr>', html, re.S).group(1)
@@ -148,6 +149,27 @@ def test_counts_per_status_are_shown_above_the_table(staff, call_data):
         r'data-testid="status-counts">(.*?)</nav>', page(staff, call_data["call"], unit=unit), re.S
     ).group(1)
     assert re.findall(r'data-status="(\w+)"', counts) == ["draft", "in_review"]
+
+
+def test_counts_and_filter_options_follow_changes_at_once(staff, call_data):
+    call = call_data["call"]
+    page(staff, call)  # counts and options now cached
+    bob = call_data["apps"]["bob"]
+    bob.status = S.APPROVED
+    db.session.commit()
+    html = page(staff, call)
+    assert 'data-status="in_review"' not in html
+    assert re.search(r'data-status="approved">\s*[^<]+<span[^>]*>2</span>', html)
+    delta = OfferingFactory(
+        call=call, agreement=AgreementFactory(partner=PartnerFactory(name="Delta U"))
+    )
+    assert f'<option value="{delta.id}">Delta U</option>' in page(staff, call)
+    delta.agreement.partner.name = "Delta University"
+    db.session.commit()
+    assert f'<option value="{delta.id}">Delta University</option>' in page(staff, call)
+    html = page(staff, call, partner=delta.agreement.partner_id)
+    assert names(html) == []
+    assert f'<option value="{delta.agreement.partner_id}" selected>' in html
 
 
 def test_status_filter_takes_several_statuses_and_drafts_only_when_asked(staff, call_data):
@@ -395,8 +417,10 @@ def test_exports_are_recorded_in_the_audit_trail(staff, call_data):
 # --- statements ----------------------------------------------------------------------------------
 
 
-def count_statements(client, path):
+def count_statements(client, path, cold=False):
     client.get(path)  # warm-up: caches, first-time loads
+    if cold:
+        VersionedCache.clear_all()
     with StatementCounter(db.engine) as counter:
         resp = client.get(path)
     assert resp.status_code == 200
@@ -424,3 +448,24 @@ def test_a_page_takes_the_same_number_of_statements_with_5_and_60_applications(s
     assert many == few
     assert max(many.values()) <= 7
     assert count_statements(staff, url(call, partner=partner)) == few[url(call)]
+
+
+def test_the_streamed_xlsx_writer_reads_back_in_openpyxl():
+    from datetime import date
+
+    from exchange.core.spreadsheets import xlsx_chunks
+
+    header = [f"h{i}" for i in range(28)]  # columns past Z: AA, AB
+    row = ["  spaced  ", "王芳 <b>&amp;</b>", "bell\x07", "x" * 40000, True, 3, Decimal("3.40")]
+    row += [datetime(2027, 3, 1, 20, 10, tzinfo=UTC), date(2027, 3, 2), None, ""] + ["z"] * 17
+    data = b"".join(xlsx_chunks("Bad/Name:[x]*?", header, [row]))
+    book = load_workbook(io.BytesIO(data))
+    sheet = book.active
+    assert sheet.title == "Bad Name  x"
+    values = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert values[0] == header and sheet["A1"].font.b
+    got = values[1]
+    assert got[0] == "  spaced  " and got[1] == "王芳 <b>&amp;</b>" and got[2] == "bell"
+    assert len(got[3]) == 32767 and got[4] is True and got[5] == 3 and got[6] == 3.4
+    assert got[7] == datetime(2027, 3, 1, 20, 10) and got[8] == datetime(2027, 3, 2)
+    assert got[9] is None and got[10] is None and got[27] == "z"

@@ -5,6 +5,8 @@ from celery import Celery, Task, signals
 
 from config import config_for
 
+from . import broker
+
 
 class FlaskTask(Task):
     """Runs every task inside the Flask application's context."""
@@ -16,6 +18,7 @@ class FlaskTask(Task):
             return super().__call__(*args, **kwargs)
 
 
+broker.install()
 celery = Celery("exchange", task_cls=FlaskTask, include=["worker.tasks"])
 _flask_app = None
 

@@ -142,7 +142,7 @@ def update_details(user, *, name, email, actor):
 def update_preferences(user, *, locale, timezone, mail_preference=None):
     user.locale = locale or None
     user.timezone = timezone or None
-    if mail_preference:
+    if mail_preference in {p.value for p in MailPreference}:
         user.mail_preference = MailPreference(mail_preference)
 
 

@@ -51,6 +51,13 @@ EVENT_LABELS = {
     "resubmitted": _l("Submitted again"),
     "withdrawn": _l("Withdrawn"),
     "returned": _l("Returned for changes"),
+    "in_review": _l("In review"),
+    "approved": _l("Approved"),
+    "rejected": _l("Rejected"),
+    "step_approved": _l("Step approved"),
+    "step_rejected": _l("Step rejected"),
+    "step_returned": _l("Step returned for changes"),
+    "note": _l("Internal note"),
 }
 
 

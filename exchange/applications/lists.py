@@ -2,9 +2,6 @@
 page in a fixed number of statements whatever the number of rows, the counts per status, and
 the rows of the export, streamed."""
 
-import csv
-import io
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,17 +9,16 @@ from decimal import Decimal
 from itertools import groupby
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from ..accounts.models import StudentProfile, Unit, User
 from ..calls.models import Call, CallOffering
-from ..catalogue.formats import XLSX_CELL_LIMIT, neutralise
+from ..catalogue.formats import neutralise
 from ..catalogue.models import Agreement, Partner
+from ..catalogue.queries import catalogue_cache
 from ..core.cache import VersionedCache
 from ..extensions import db
+from .labels import STATUS_COLOURS, STATUS_LABELS  # noqa: F401 - used by the views
 from .models import Application, ApplicationChoice, ApplicationStatus, Document
 
 PER_PAGE = 50
@@ -32,40 +28,8 @@ DEFAULT_SORT = "submitted"
 # Drafts are the students' own business until submitted: listed only when asked for.
 NOT_DRAFT = tuple(s for s in ApplicationStatus if s is not ApplicationStatus.DRAFT)
 
-STATUS_LABELS = {
-    ApplicationStatus.DRAFT: _l("Draft"),
-    ApplicationStatus.SUBMITTED: _l("Submitted"),
-    ApplicationStatus.IN_REVIEW: _l("In review"),
-    ApplicationStatus.RETURNED: _l("Returned for changes"),
-    ApplicationStatus.APPROVED: _l("Approved"),
-    ApplicationStatus.REJECTED: _l("Rejected"),
-    ApplicationStatus.WITHDRAWN: _l("Withdrawn"),
-    ApplicationStatus.PLACED: _l("Placed"),
-    ApplicationStatus.WAITLISTED: _l("Waitlisted"),
-    ApplicationStatus.NOT_PLACED: _l("Not placed"),
-    ApplicationStatus.ACCEPTED: _l("Accepted by student"),
-    ApplicationStatus.DECLINED: _l("Declined by student"),
-    ApplicationStatus.NOMINATED: _l("Nominated"),
-    ApplicationStatus.HOST_ACCEPTED: _l("Accepted by host"),
-    ApplicationStatus.HOST_REJECTED: _l("Rejected by host"),
-    ApplicationStatus.DEPARTED: _l("Departed"),
-    ApplicationStatus.COMPLETED: _l("Completed"),
-}
-_GOOD = {"APPROVED", "PLACED", "ACCEPTED", "NOMINATED", "HOST_ACCEPTED", "DEPARTED", "COMPLETED"}
-_BAD = {"REJECTED", "NOT_PLACED", "HOST_REJECTED"}
-_WAITING = {"SUBMITTED", "IN_REVIEW", "WAITLISTED"}
-STATUS_BADGES = {
-    s: "text-bg-success"
-    if s.name in _GOOD
-    else "text-bg-danger"
-    if s.name in _BAD
-    else "text-bg-primary"
-    if s.name in _WAITING
-    else "text-bg-warning"
-    if s is ApplicationStatus.RETURNED
-    else "text-bg-secondary"
-    for s in ApplicationStatus
-}
+# One wording and one colour per status, shared with the student's pages.
+STATUS_BADGES = {status: f"text-bg-{colour}" for status, colour in STATUS_COLOURS.items()}
 
 
 def _whole(value, low=1, high=10**9):
@@ -87,6 +51,9 @@ class ApplicationFilters:
     sort: str = DEFAULT_SORT
     direction: str = SORTS[DEFAULT_SORT]
     page: int = 1
+    # The partner's offerings in this call, looked up in the filter options: as literal ids
+    # the planner sees how popular they are (a subquery hides it) and picks its plan by that.
+    partner_offerings: tuple = ()
 
     @classmethod
     def from_args(cls, args):
@@ -139,6 +106,13 @@ class ApplicationFilters:
         """Only this status, keeping the other filters."""
         return self.args(status=[status.value], page=None)
 
+    def resolve(self, options):
+        """Attach what the query needs from the call's filter options."""
+        self.partner_offerings = tuple(
+            oid for oid, pid in options["offering_partner"].items() if pid == self.partner
+        )
+        return self
+
     @property
     def shown_statuses(self):
         return self.statuses or NOT_DRAFT
@@ -155,19 +129,13 @@ def _escape_like(text):
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _chosen(call_id, f):
+def _chosen(f):
     """Applications with the filtered offering or partner among their choices (or first)."""
     stmt = sa.select(ApplicationChoice.application_id)
     if f.choice:
         stmt = stmt.where(ApplicationChoice.offering_id == f.choice)
     if f.partner:
-        stmt = stmt.where(
-            ApplicationChoice.offering_id.in_(
-                sa.select(CallOffering.id)
-                .join(Agreement, Agreement.id == CallOffering.agreement_id)
-                .where(CallOffering.call_id == call_id, Agreement.partner_id == f.partner)
-            )
-        )
+        stmt = stmt.where(ApplicationChoice.offering_id.in_(f.partner_offerings))
     if f.first_choice:
         stmt = stmt.where(ApplicationChoice.rank == 1)
     return stmt
@@ -183,7 +151,7 @@ def filter_clause(call_id, f: ApplicationFilters, *, with_status=True):
     if f.unit:
         conditions.append(Application.unit_id == f.unit)
     if f.choice or f.partner:
-        conditions.append(Application.id.in_(_chosen(call_id, f)))
+        conditions.append(Application.id.in_(_chosen(f)))
     if f.q:
         like = f"%{_escape_like(f.q.lower())}%"
         conditions.append(
@@ -248,10 +216,17 @@ def _ordered_ids(call_id, f: ApplicationFilters):
 
 
 def list_statement(call_id, f: ApplicationFilters, *, offset=None, limit=None):
-    """The filtered, sorted applications, one row each with what the list shows. With a
-    limit, the page's ids are picked first and only those rows are joined to the student."""
-    stmt = (
-        sa.select(
+    """The filtered, sorted applications with what the list shows, one row per choice (or
+    one for an application without choices), in the list's order and then by rank. With a
+    limit, the page's ids are picked first and only those are joined to the rest (first in
+    the FROM clause: PostgreSQL keeps the written order of this many joins)."""
+    if limit is None:
+        start = sa.select().select_from(Application).where(filter_clause(call_id, f))
+    else:
+        ids = _ordered_ids(call_id, f).offset(offset).limit(limit).subquery()
+        start = sa.select().select_from(ids).join(Application, Application.id == ids.c.id)
+    return (
+        start.add_columns(
             Application.id,
             Application.status,
             Application.gpa,
@@ -262,30 +237,27 @@ def list_statement(call_id, f: ApplicationFilters, *, offset=None, limit=None):
             StudentProfile.student_number,
             Unit.code.label("unit_code"),
             _documents().label("documents"),
+            ApplicationChoice.rank,
+            Partner.name.label("partner"),
+            Agreement.code,
         )
         .join(User, User.id == Application.student_id)
         .outerjoin(StudentProfile, StudentProfile.user_id == Application.student_id)
         .outerjoin(Unit, Unit.id == Application.unit_id)
-        .order_by(*_order(f))
+        .outerjoin(ApplicationChoice, ApplicationChoice.application_id == Application.id)
+        .outerjoin(CallOffering, CallOffering.id == ApplicationChoice.offering_id)
+        .outerjoin(Agreement, Agreement.id == CallOffering.agreement_id)
+        .outerjoin(Partner, Partner.id == Agreement.partner_id)
+        .order_by(*_order(f), ApplicationChoice.rank)
     )
-    if limit is None:
-        return stmt.where(filter_clause(call_id, f))
-    ids = _ordered_ids(call_id, f).offset(offset).limit(limit).subquery()
-    return stmt.join(ids, ids.c.id == Application.id)
 
 
-def _choices_statement():
-    return (
-        sa.select(
-            ApplicationChoice.application_id,
-            ApplicationChoice.rank,
-            Partner.name,
-            Agreement.code,
-        )
-        .join(CallOffering, CallOffering.id == ApplicationChoice.offering_id)
-        .join(Agreement, Agreement.id == CallOffering.agreement_id)
-        .join(Partner, Partner.id == Agreement.partner_id)
-    )
+def application_rows(result):
+    """ApplicationRows from the rows of `list_statement`, grouped as they arrive."""
+    for _id, group in groupby(result, key=lambda r: r.id):
+        group = list(group)
+        choices = tuple(ChoiceRef(r.rank, r.partner, r.code) for r in group if r.rank is not None)
+        yield ApplicationRow(*group[0][:10], choices=choices)
 
 
 @dataclass(frozen=True)
@@ -325,63 +297,83 @@ class ApplicationRow:
 # PostgreSQL, yet ~50k rows for a big call), so counts are kept per call and filters under the
 # call's freshness token: the latest `updated_at` of its applications, which every insert and
 # every change of an application row moves (status, unit, ...). Changes that leave the
-# application row alone (a student renaming themself, a draft's choices) reach the counts
-# within COUNTS_TTL seconds; the rows of the table are always read fresh.
-counts_cache = VersionedCache("application_counts", maxsize=1024)
-COUNTS_TTL = 30
+# application row alone (a student renaming themself, a draft's choices), or a transaction
+# that commits an older `updated_at` after a newer one, reach the counts within TTL seconds.
+# The rows of the table are always read fresh.
+# The filter options (the call's offerings) are kept likewise, under the catalogue's version
+# (partner names, agreement codes) and the number and highest id of the call's offerings.
+list_cache = VersionedCache("application_lists", maxsize=1024)
+TTL = 30
+
+
+@dataclass(frozen=True)
+class CallRef:
+    id: int
+    title: str
+    max_choices: int
+    counts_token: tuple
+    options_token: tuple
 
 
 def load_call(call_id):
-    """The call and its freshness token, in one statement (None if there is no such call)."""
-    latest = (
-        sa.select(sa.func.max(Application.updated_at))
-        .where(Application.call_id == Call.id)
-        .correlate(Call)
-        .scalar_subquery()
-    )
-    row = db.session.execute(sa.select(Call, latest).where(Call.id == call_id)).first()
+    """What the list needs of the call, with its freshness tokens, in one statement (None if
+    there is no such call)."""
+
+    def of_call(model, column):
+        return sa.select(column).where(model.call_id == Call.id).correlate(Call).scalar_subquery()
+
+    row = db.session.execute(
+        sa.select(
+            Call.id,
+            Call.title,
+            Call.max_choices,
+            of_call(Application, sa.func.max(Application.updated_at)),
+            of_call(CallOffering, sa.func.count(CallOffering.id)),
+            of_call(CallOffering, sa.func.max(CallOffering.id)),
+        ).where(Call.id == call_id)
+    ).first()
     if row is None:
-        return None, None
-    return row[0], (row[1], int(time.time() // COUNTS_TTL))
+        return None
+    bucket = int(time.time() // TTL)
+    return CallRef(
+        *row[:3],
+        counts_token=(row[3], bucket),
+        options_token=(catalogue_cache.version(), row[4], row[5], bucket),
+    )
 
 
-def status_counts(call_id, f: ApplicationFilters, token=None):
+def status_counts(call: CallRef, f: ApplicationFilters):
     """Applications per status under every filter but the status one (one grouped query, or
     none when the counts for this token are known)."""
 
     def count():
         rows = db.session.execute(
             sa.select(Application.status, sa.func.count())
-            .where(filter_clause(call_id, f, with_status=False))
+            .where(filter_clause(call.id, f, with_status=False))
             .group_by(Application.status)
         )
         return dict(rows.all())
 
-    if token is None:
-        return count()
-    key = (call_id, f.unit, f.choice, f.partner, f.first_choice, f.q.lower())
-    return counts_cache.get_or_set(key, count, version=token)
+    key = ("counts", call.id, f.unit, f.choice, f.partner, f.first_choice, f.q.lower())
+    return list_cache.get_or_set(key, count, version=call.counts_token)
 
 
-def application_page(call_id, f: ApplicationFilters, token=None):
-    """One page of the list, with the counts per status, in three statements at most."""
-    counts = status_counts(call_id, f, token)
+def application_page(call: CallRef, f: ApplicationFilters):
+    """One page of the list, with the counts per status: one statement, two when the counts
+    for the call's token are not known yet."""
+    counts = status_counts(call, f)
     total = sum(counts.get(s, 0) for s in f.shown_statuses)
     pages = max(1, -(-total // PER_PAGE))
     page = min(f.page, pages)
-    rows = db.session.execute(
-        list_statement(call_id, f, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
-    ).all()
-    choices = {}
-    if rows:
-        for app_id, rank, partner, code in db.session.execute(
-            _choices_statement()
-            .where(ApplicationChoice.application_id.in_([r.id for r in rows]))
-            .order_by(ApplicationChoice.application_id, ApplicationChoice.rank)
-        ):
-            choices.setdefault(app_id, []).append(ChoiceRef(rank, partner, code))
+    rows = list(
+        application_rows(
+            db.session.execute(
+                list_statement(call.id, f, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
+            )
+        )
+    )
     return {
-        "rows": [ApplicationRow(*r, choices=tuple(choices.get(r.id, ()))) for r in rows],
+        "rows": rows,
         # The statuses asked for are shown even when none matches, so they can be unticked.
         "counts": {
             s: counts.get(s, 0) for s in ApplicationStatus if counts.get(s) or s in f.statuses
@@ -393,19 +385,29 @@ def application_page(call_id, f: ApplicationFilters, token=None):
     }
 
 
-def filter_options(call_id):
-    """The call's offerings and partners, for the choice and partner filters (one query)."""
-    offerings, partners = [], {}
-    for offering_id, partner_id, partner, code in db.session.execute(
-        sa.select(CallOffering.id, Partner.id, Partner.name, Agreement.code)
-        .join(Agreement, Agreement.id == CallOffering.agreement_id)
-        .join(Partner, Partner.id == Agreement.partner_id)
-        .where(CallOffering.call_id == call_id)
-        .order_by(Partner.name_key, Agreement.code, CallOffering.id)
-    ):
-        offerings.append((offering_id, f"{partner} · {code}" if code else partner))
-        partners.setdefault(partner_id, partner)
-    return {"offerings": offerings, "partners": list(partners.items())}
+def filter_options(call: CallRef):
+    """The call's offerings and partners, for the choice and partner filters (one query when
+    they changed)."""
+
+    def load():
+        offerings, partners, offering_partner = [], {}, {}
+        for offering_id, partner_id, partner, code in db.session.execute(
+            sa.select(CallOffering.id, Partner.id, Partner.name, Agreement.code)
+            .join(Agreement, Agreement.id == CallOffering.agreement_id)
+            .join(Partner, Partner.id == Agreement.partner_id)
+            .where(CallOffering.call_id == call.id)
+            .order_by(Partner.name_key, Agreement.code, CallOffering.id)
+        ):
+            offerings.append((offering_id, f"{partner} · {code}" if code else partner))
+            partners.setdefault(partner_id, partner)
+            offering_partner[offering_id] = partner_id
+        return {
+            "offerings": tuple(offerings),
+            "partners": tuple(partners.items()),
+            "offering_partner": offering_partner,
+        }
+
+    return list_cache.get_or_set(("options", call.id), load, version=call.options_token)
 
 
 # --- export ------------------------------------------------------------------------------------
@@ -437,77 +439,23 @@ def export_header(call):
 
 def export_rows(call_id, f: ApplicationFilters, width):
     """One list of cells per application of the filtered list, in the list's order, streamed
-    from one statement: applications joined to their choices, grouped as they arrive."""
-    stmt = (
-        list_statement(call_id, f)
-        .add_columns(ApplicationChoice.rank, Partner.name.label("partner"), Agreement.code)
-        .outerjoin(ApplicationChoice, ApplicationChoice.application_id == Application.id)
-        .outerjoin(CallOffering, CallOffering.id == ApplicationChoice.offering_id)
-        .outerjoin(Agreement, Agreement.id == CallOffering.agreement_id)
-        .outerjoin(Partner, Partner.id == Agreement.partner_id)
-        .order_by(ApplicationChoice.rank)
-        .execution_options(yield_per=1000)
-    )
+    from one statement."""
+    stmt = list_statement(call_id, f).execution_options(yield_per=1000)
     choice_columns = width - len(EXPORT_COLUMNS)
-    for _id, group in groupby(db.session.execute(stmt), key=lambda r: r.id):
-        group = list(group)
-        first = group[0]
-        choices = [ChoiceRef(r.rank, r.partner, r.code).label for r in group if r.rank is not None]
-        submitted = to_user_timezone(first.submitted_at) if first.submitted_at else None
+    for row in application_rows(db.session.execute(stmt)):
+        choices = [c.label for c in row.choices]
         cells = [
-            first.id,
-            first.name,
-            first.email,
-            first.student_number or "",
-            first.unit_code or "",
-            first.status.value,
-            first.gpa,
-            first.gpa_scale,
-            submitted,
-            first.documents,
+            row.id,
+            row.name,
+            row.email,
+            row.student_number or "",
+            row.unit_code or "",
+            row.status.value,
+            row.gpa,
+            row.gpa_scale,
+            to_user_timezone(row.submitted_at) if row.submitted_at else None,
+            row.documents,
             *choices,
+            *[""] * (choice_columns - len(choices)),
         ]
-        cells += [""] * (choice_columns - len(choices))
         yield [neutralise(c) for c in cells]
-
-
-def csv_chunks(header, rows, every=500):
-    """The CSV text in pieces, for a streamed response; with a BOM so Excel reads UTF-8.
-
-    catalogue.formats.csv_chunks does the same with the partner columns fixed: both could be
-    this one function with the header as an argument."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")
-    writer.writerow(header)
-    for number, row in enumerate(rows, start=1):
-        writer.writerow(
-            [c.isoformat(timespec="minutes") if isinstance(c, datetime) else c for c in row]
-        )
-        if number % every == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
-def _xlsx_cell(value):
-    if isinstance(value, str):
-        return ILLEGAL_CHARACTERS_RE.sub("", value)[:XLSX_CELL_LIMIT]
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)  # Excel has no time zones: the viewer's local time
-    return value
-
-
-def xlsx_file(title, header, rows):
-    """The workbook in a temporary file (rows go to disk as they come, so memory stays flat
-    for any number of rows); the caller sends and closes it, which deletes it."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(str(title)[:31])
-    sheet.append(header)
-    for row in rows:
-        sheet.append([_xlsx_cell(v) for v in row])
-    out = tempfile.TemporaryFile()
-    workbook.save(out)
-    out.seek(0)
-    return out

@@ -4,9 +4,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from ..accounts.models import StudentProfile, User
+from ..approvals.models import ApplicationStep
 from ..calls.labels import call_time as format_in_zone
 from ..calls.models import Call, CallOffering
 from ..catalogue.models import Agreement
@@ -38,7 +39,18 @@ def load_application(application_id):
             selectinload(Application.languages),
             selectinload(Application.documents),
             selectinload(Application.events).joinedload(ApplicationEvent.actor),
-            selectinload(Application.steps),
+            # Only the names of the steps' people are shown: their roles and units load
+            # when asked for, not eagerly (as User's relationships otherwise do).
+            selectinload(Application.steps).options(
+                *(
+                    joinedload(person).options(lazyload(User.role_rows), lazyload(User.memberships))
+                    for person in (
+                        ApplicationStep.decided_by,
+                        ApplicationStep.on_behalf_of,
+                        ApplicationStep.approver,
+                    )
+                )
+            ),
         )
     )
 

@@ -8,10 +8,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..admin.forms import ConfirmForm
+from ..approvals.queue import review_of
 from ..calls.models import Call, DocumentKind
 from ..catalogue.eligibility import reasons
 from ..catalogue.operations import ValidationFailed
 from ..core import uploads
+from ..core.database import utcnow
 from ..core.errors import DomainError
 from ..core.views import run_and_flash
 from ..extensions import db
@@ -106,6 +108,9 @@ def _render_detail(application, details_form=None, status=200):
     editable = own and application.editable
     facts = ops.facts_for(application) if editable else None
     offerings = application.call.offerings
+    # Staff and approvers: the chain's steps, internal notes and, when it is their turn, the
+    # decision. The student never gets any of it.
+    review = None if own else review_of(application, current_user, utcnow().date())
     return (
         render_template(
             "applications/detail.html",
@@ -118,7 +123,6 @@ def _render_detail(application, details_form=None, status=200):
             document_form=DocumentForm(),
             confirm_form=ConfirmForm(),
             reason_form=ReasonForm(),
-            comment_form=CommentForm(),
             checklist=ops.checklist(application),
             next_step=queries.waiting_for(application),
             deadline=ops.deadline_text(application.call),
@@ -127,7 +131,12 @@ def _render_detail(application, details_form=None, status=200):
             chosen={c.offering_id for c in application.choices},
             ineligible={o.id: reasons(o.agreement, facts) for o in offerings} if facts else {},
             can_delete=ops.can_delete,
-            timeline=[e for e in application.events if not e.internal or not own],
+            timeline=[
+                e
+                for e in application.events
+                if (not e.internal or not own) and not (review and e.action == "note")
+            ],
+            review=review,
             withdrawable=own and application.status in ops.WITHDRAWABLE,
         ),
         status,

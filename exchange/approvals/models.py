@@ -107,8 +107,18 @@ class ApplicationStep(StepRule, db.Model):
         sa.UniqueConstraint(
             "application_id", "round", "position", name="uq_application_steps_position"
         ),
-        # The approver queue: waiting steps by rule and unit, oldest first.
+        # The approver queue (approvals/queue.py): waiting steps by rule and unit, oldest
+        # first; and by rule alone (the international office's), oldest first, with what its
+        # count reads, so that counting thousands is an index-only scan.
         sa.Index("ix_application_steps_queue", "status", "rule", "unit_id", "activated_at"),
+        sa.Index(
+            "ix_application_steps_waiting",
+            "status",
+            "rule",
+            "activated_at",
+            "id",
+            "application_id",
+        ),
         sa.Index("ix_application_steps_due", "status", "due_at"),
         sa.Index("ix_application_steps_decided_at", "decided_at"),  # digests: decided in a period
     )
@@ -121,6 +131,11 @@ class ApplicationStep(StepRule, db.Model):
     position: Mapped[int]
     chain_id: Mapped[int | None] = mapped_column(sa.ForeignKey("approval_chains.id"))
     chain_version: Mapped[int | None]
+    # Copied from the template like the rules: a later edit of the template's policy does not
+    # change where this application's chain restarts.
+    restart_from: Mapped[RestartFrom] = mapped_column(
+        enum_column(RestartFrom), default=RestartFrom.FIRST_STEP
+    )
     # The student's unit, copied so the queue needs no join to find "my units".
     unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
     status: Mapped[StepStatus] = mapped_column(enum_column(StepStatus), default=StepStatus.PENDING)

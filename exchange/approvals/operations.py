@@ -23,7 +23,6 @@ from ..notifications import events
 from .models import (
     DECIDED,
     ApplicationStep,
-    ApprovalChain,
     ApproverRule,
     Decision,
     RestartFrom,
@@ -88,11 +87,14 @@ def _absent_for(user, today: date) -> list[int]:
     """The users `user` stands in for today."""
     return list(
         db.session.scalars(
-            sa.select(Substitution.user_id).where(
+            sa.select(Substitution.user_id)
+            .where(
                 Substitution.substitute_id == user.id,
                 Substitution.starts_on <= today,
                 Substitution.ends_on >= today,
             )
+            # A fixed order: "the first" below, and the queue's "on behalf of", agree.
+            .order_by(Substitution.user_id)
         )
     )
 
@@ -116,6 +118,8 @@ def decider_for(user, step, today=None):
     if approves_directly(user, step):
         return True, None
     for absent_id in _absent_for(user, today or utcnow().date()):
+        if absent_id == step.application.student_id:
+            continue  # nobody decides on their own application, not even through a substitute
         absent = db.session.get(User, absent_id)
         if absent is not None and absent.active and approves_directly(absent, step):
             return True, absent
@@ -191,12 +195,13 @@ def start_chain(application, *, actor, now=None):
         ] or [(1, _copy_rule(DefaultStep()))]
         round_no = 1
         chain_id, version = (chain.id, chain.version) if chain else (None, None)
+        restart = chain.restart_from if chain else RestartFrom.FIRST_STEP
         kept = []
     else:
         round_no = previous[0].round + 1
         chain_id, version = previous[0].chain_id, previous[0].chain_version
         returned = next((s for s in previous if s.status is StepStatus.RETURNED), None)
-        restart = _restart_policy(previous[0])
+        restart = previous[0].restart_from
         start_at = (
             returned.position
             if returned is not None and restart is RestartFrom.RETURNING_STEP
@@ -213,6 +218,7 @@ def start_chain(application, *, actor, now=None):
                 position=old.position,
                 chain_id=old.chain_id,
                 chain_version=old.chain_version,
+                restart_from=restart,
                 unit_id=application.unit_id,
                 status=old.status,
                 activated_at=old.activated_at,
@@ -231,6 +237,7 @@ def start_chain(application, *, actor, now=None):
             position=position,
             chain_id=chain_id,
             chain_version=version,
+            restart_from=restart,
             unit_id=application.unit_id,
             status=StepStatus.PENDING,
             **rule,
@@ -241,13 +248,6 @@ def start_chain(application, *, actor, now=None):
     db.session.flush()
     _activate(steps[0], application, now)
     return steps
-
-
-def _restart_policy(step) -> RestartFrom:
-    if step.chain_id is None:
-        return RestartFrom.FIRST_STEP
-    chain = db.session.get(ApprovalChain, step.chain_id)
-    return chain.restart_from if chain else RestartFrom.FIRST_STEP
 
 
 def max_round(application) -> int:
@@ -490,6 +490,10 @@ def approve_many(step_ids, comment, *, actor, now=None):
 
 def add_note(application, text, *, actor):
     """An internal note: staff and approvers see it, the student never does."""
+    from ..applications.operations import can_view
+
+    if application.student_id == actor.id or not can_view(actor, application):
+        raise NotAllowed(_l("Only staff and approvers of this application can add notes."))
     text = _clean(text, COMMENT_LIMIT)
     if not text:
         raise DomainError(_l("Write the note first."), "note")
@@ -499,13 +503,52 @@ def add_note(application, text, *, actor):
     audit.record("application.note_added", application, actor=actor, details={"length": len(text)})
 
 
-def name_substitute(user, substitute, starts_on: date, ends_on: date, *, actor):
-    if substitute is None or not substitute.active:
-        raise DomainError(_l("Choose an active user as your substitute."), "substitute")
-    if substitute.id == user.id:
+SUBSTITUTE_ROLES = (Role.ADVISOR, Role.COORDINATOR, Role.ADMIN)
+LONGEST_SUBSTITUTION = timedelta(days=366)
+
+
+def name_substitute(user, substitute, starts_on: date, ends_on: date, *, actor, today=None):
+    """`substitute` decides for `user` from `starts_on` to `ends_on` (both included). `today`
+    is the date where the user is (the first day may not be before it)."""
+    today = today or utcnow().date()
+    if actor.id != user.id and not actor.has_role(Role.ADMIN):
+        raise NotAllowed(_l("You can only name substitutes for yourself."))
+    if substitute is not None and substitute.id == user.id:
         raise DomainError(_l("You cannot be your own substitute."), "substitute")
+    if substitute is None or not substitute.active or not substitute.has_role(*SUBSTITUTE_ROLES):
+        raise DomainError(
+            _l("Choose an active advisor, coordinator or admin as your substitute."), "substitute"
+        )
+    if starts_on is None or ends_on is None:
+        raise DomainError(_l("Enter the first and the last day."), "starts_on")
     if ends_on < starts_on:
         raise DomainError(_l("The last day must not be before the first day."), "ends_on")
+    if starts_on < today:
+        raise DomainError(_l("The first day cannot be in the past."), "starts_on")
+    if ends_on - starts_on >= LONGEST_SUBSTITUTION:
+        raise DomainError(_l("A substitution lasts one year at most."), "ends_on")
+    overlap = db.session.scalar(
+        sa.select(Substitution)
+        .where(
+            Substitution.user_id == user.id,
+            Substitution.substitute_id == substitute.id,
+            Substitution.starts_on <= ends_on,
+            Substitution.ends_on >= starts_on,
+        )
+        .order_by(Substitution.starts_on)
+        .limit(1)
+    )
+    if overlap is not None:
+        raise DomainError(
+            _l(
+                "%(name)s already stands in for you from %(first)s to %(last)s. End that "
+                "substitution first, or choose days outside it.",
+                name=substitute.name,
+                first=overlap.starts_on.isoformat(),
+                last=overlap.ends_on.isoformat(),
+            ),
+            "starts_on",
+        )
     row = Substitution(
         user_id=user.id, substitute_id=substitute.id, starts_on=starts_on, ends_on=ends_on
     )
@@ -525,8 +568,21 @@ def name_substitute(user, substitute, starts_on: date, ends_on: date, *, actor):
     return row
 
 
-def end_substitution(row, *, actor):
-    if row.user_id != actor.id and not actor.has_role(Role.ADMIN):
+def end_substitution(row, *, actor, today=None):
+    """End a substitution now: one under way keeps its past days (it ended yesterday), one
+    that has not started is removed. The person who named it, the substitute or an admin
+    may end it."""
+    today = today or utcnow().date()
+    if actor.id not in (row.user_id, row.substitute_id) and not actor.has_role(Role.ADMIN):
         raise NotAllowed(_l("You cannot change this substitution."))
-    audit.record("approval.substitute_removed", row, actor=actor, details={})
+    if row.ends_on < today:
+        raise DomainError(_l("This substitution has already ended."))
+    details = {"user": row.user_id, "substitute": row.substitute_id}
+    if row.starts_on < today:
+        details["to"] = [row.ends_on.isoformat(), (today - timedelta(days=1)).isoformat()]
+        row.ends_on = today - timedelta(days=1)
+        audit.record("approval.substitute_ended", row, actor=actor, details=details)
+        return row
+    audit.record("approval.substitute_removed", row, actor=actor, details=details)
     db.session.delete(row)
+    return None

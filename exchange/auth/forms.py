@@ -37,7 +37,8 @@ class PreferencesForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     locale = SelectField(_l("Language"))
     timezone = SelectField(_l("Time zone"))
-    mail_preference = SelectField(_l("Notifications by e-mail"))
+    # Not sent by older forms or API clients: then the preference stays as it is.
+    mail_preference = SelectField(_l("Notifications by e-mail"), validate_choice=False)
 
     def __init__(self, *args, **kwargs):
         from ..notifications.labels import PREFERENCE_LABELS

@@ -5,6 +5,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from ..approvals.demo import CHAIN_NAME
+from ..approvals.templates_ops import find_chain_by_name
 from ..catalogue.academic import current_academic_year
 from ..catalogue.academic import label as year_label
 from ..catalogue.demo import PARTNERS
@@ -31,6 +33,7 @@ def seed_demo_calls(now=None):
     title = f"Exchange programme {year_label(year)}: main call"
     if db.session.scalar(sa.select(Call.id).where(Call.title == title)) is not None:
         return 0
+    chain = find_chain_by_name(CHAIN_NAME)
     local = ops.utc_to_local(now, ZONE)
     opens = (local - timedelta(days=7)).replace(hour=9, minute=0, second=0, microsecond=0)
     closes = (local + timedelta(days=21)).replace(hour=17, minute=0, second=0, microsecond=0)
@@ -48,6 +51,7 @@ def seed_demo_calls(now=None):
             nomination_deadline=closes + timedelta(days=35),
             max_choices=3,
             required_documents=["transcript", "language_certificate"],
+            approval_chain_id=chain.id if chain else None,
         ),
         actor=None,
         now=now,

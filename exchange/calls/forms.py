@@ -38,10 +38,16 @@ class CallForm(FlaskForm):
         _l("Required documents"),
         choices=[(kind.value, label) for kind, label in DOCUMENT_LABELS.items()],
     )
+    # Choices from the database; save_call checks the chain (validate_choice off).
+    approval_chain_id = SelectField(_l("Approval chain"), validate_choice=False, default="")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, chains=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.timezone.choices = [(z, z) for z in timezone_choices()]
+        self.approval_chain_id.choices = [("", _l("International office only"))] + [
+            (str(c.id), c.name if c.active else _l("%(name)s (inactive)", name=c.name))
+            for c in chains
+        ]
 
 
 class OfferingsForm(FlaskForm):

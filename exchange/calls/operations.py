@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..applications.models import Application, ApplicationChoice
+from ..approvals.models import ApprovalChain
 from ..catalogue.academic import label as year_label
 from ..catalogue.models import Agreement, AgreementStatus
 from ..catalogue.operations import ValidationFailed
@@ -114,6 +115,7 @@ class CallData:
     nomination_deadline: datetime | str | None = None
     max_choices: int | str | None = 3
     required_documents: list[str] = field(default_factory=list)
+    approval_chain_id: int | str | None = None  # None: the international office alone decides
 
     def normalised(self):
         """(values to store, problems [(field, message)])."""
@@ -166,6 +168,12 @@ class CallData:
                         _l("“%(value)s” is not a kind of document.", value=str(raw)[:40]),
                     )
                 )
+        chain_id = _whole(
+            self.approval_chain_id,
+            "approval_chain_id",
+            problems,
+            _l("Choose an approval chain from the list."),
+        )
         values = {
             "title": title[:200],
             "academic_year": year,
@@ -175,6 +183,7 @@ class CallData:
             **dates,
             "max_choices": choices,
             "required_documents": " ".join(k.value for k in DocumentKind if k in kinds),
+            "approval_chain_id": chain_id,
         }
         return values, problems
 
@@ -248,6 +257,10 @@ def call_state(call):
     }
     state["term"] = call.term.value if call.term else None
     state["required_documents"] = call.required_documents or ""
+    chain = (
+        db.session.get(ApprovalChain, call.approval_chain_id) if call.approval_chain_id else None
+    )
+    state["approval_chain"] = chain.name if chain else None
     for key in DATE_FIELDS:
         value = getattr(call, key)
         state[key] = value.astimezone(UTC).isoformat(timespec="minutes") if value else None
@@ -322,10 +335,28 @@ def _edit_problems(call, values, now):
     return problems
 
 
+def _chain_problems(call, chain_id):
+    """A call may take an active chain; one it already has, it keeps even when inactive."""
+    if chain_id is None or (call is not None and call.approval_chain_id == chain_id):
+        return []
+    chain = db.session.get(ApprovalChain, chain_id)
+    if chain is None:
+        return [("approval_chain_id", _l("Choose an approval chain from the list."))]
+    if not chain.active:
+        return [
+            (
+                "approval_chain_id",
+                _l("The approval chain “%(name)s” is no longer in use.", name=chain.name),
+            )
+        ]
+    return []
+
+
 def save_call(call, data: CallData, *, actor, now=None):
     """Create (call=None, as a draft) or update a call. Returns (call, changed fields)."""
     now = now or utcnow()
     values, problems = data.normalised()
+    problems += _chain_problems(call, values["approval_chain_id"])
     if call is not None and not problems:
         problems = _edit_problems(call, values, now)
     if problems:
@@ -562,6 +593,10 @@ def clone_call(call, *, actor):
         timezone=call.timezone,
         max_choices=call.max_choices,
         required_documents=call.required_documents,
+        # A retired chain is not passed on: new calls take active chains only.
+        approval_chain_id=call.approval_chain_id
+        if call.approval_chain is not None and call.approval_chain.active
+        else None,
         status=CallStatus.DRAFT,
         cloned_from_id=call.id,
     )
@@ -584,6 +619,8 @@ def clone_call(call, *, actor):
     db.session.add(copy)
     db.session.flush()
     details = {"cloned_from": call.id, "academic_year": year, "offerings": len(copy.offerings)}
+    if call.approval_chain_id and copy.approval_chain_id is None:
+        details["approval_chain_left_out"] = call.approval_chain.name
     if skipped:
         details["left_out"] = "; ".join(skipped)
     audit.record("call.cloned", copy, actor=actor, details=details)

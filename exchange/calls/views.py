@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from ..accounts.models import Role
 from ..admin.forms import ConfirmForm
+from ..approvals.templates_ops import chain_choices
 from ..catalogue.academic import current_academic_year
 from ..catalogue.academic import label as year_label
 from ..catalogue.reference import normalise_country
@@ -94,6 +95,7 @@ def _call_data(form):
         nomination_deadline=form.nomination_deadline.data,
         max_choices=form.max_choices.data,
         required_documents=form.required_documents.data or [],
+        approval_chain_id=form.approval_chain_id.data or None,
     )
 
 
@@ -108,6 +110,7 @@ def _form_data(call):
         **{name: ops.utc_to_local(getattr(call, name), zone) for name in ops.DATE_FIELDS},
         "max_choices": call.max_choices,
         "required_documents": [k.value for k in call.required_kinds],
+        "approval_chain_id": str(call.approval_chain_id or ""),
     }
 
 
@@ -130,7 +133,7 @@ def _new_call_data():
 @roles_required(*STAFF)
 def edit(call_id):
     call = db.get_or_404(Call, call_id) if call_id else None
-    form = CallForm()
+    form = CallForm(chains=chain_choices(call.approval_chain_id if call else None))
     if request.method == "GET":
         form.process(data=_form_data(call) if call else _new_call_data())
     if form.validate_on_submit():

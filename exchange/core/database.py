@@ -1,10 +1,10 @@
 """Column types and engine settings shared by all models."""
 
 import enum
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from psycopg import ServerCursor
 from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.types import TypeDecorator
@@ -56,10 +56,14 @@ def enum_column(enum_cls: type[enum.Enum], **kwargs):
 
 def configure_engine(engine):
     """SQLite: foreign keys, WAL, busy timeout, and SQLAlchemy-managed transactions so that
-    SAVEPOINTs work. Nothing to do on PostgreSQL."""
-    if engine.dialect.name != "sqlite":
-        return
+    SAVEPOINTs work. PostgreSQL with psycopg: transactions begin at their first write."""
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    elif engine.dialect.driver == "psycopg":
+        _begin_at_first_write(engine)
 
+
+def _configure_sqlite(engine):
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None
@@ -75,35 +79,65 @@ def configure_engine(engine):
         conn.exec_driver_sql("BEGIN")
 
 
-@contextmanager
-def outside_transaction(session):
-    """Run the enclosed read-only statement without opening a transaction, if none is open yet
-    (PostgreSQL with psycopg; elsewhere this does nothing).
+READING = "exchange_reading_outside_transaction"
 
-    psycopg sends BEGIN before the first statement of a transaction, and the pool ends it with
-    ROLLBACK when the request ends: two round trips, and the ROLLBACK also makes psycopg forget
-    its prepared statements, so the statement is planned again each time. The login lookup that
-    starts every authenticated request is one SELECT, which PostgreSQL (READ COMMITTED) runs in
-    a snapshot of its own either way, so running it in autocommit reads exactly the same rows: a
-    page that needs nothing else then costs one round trip, on a statement prepared once per
-    connection. Whatever follows (a write, another read) opens a transaction as usual.
 
-    Only for a plain SELECT: a write or a locking read in autocommit would end on its own.
+def _begin_at_first_write(engine):
+    """Plain SELECTs that come before a transaction's first write run in autocommit, and the
+    transaction (BEGIN) starts with that write, or with anything else that is not a plain
+    SELECT.
+
+    psycopg sends BEGIN before the first statement of a transaction, and the pool ends every
+    request with ROLLBACK: two round trips around even a read-only page, and the ROLLBACK also
+    makes psycopg drop its prepared statements, so each query is planned again on every
+    request. PostgreSQL's READ COMMITTED gives each statement a snapshot of its own, inside a
+    transaction or not, so these reads see exactly the same rows; writes, and the reads after
+    them, are in one transaction as before. A read-only page then costs its SELECTs and nothing
+    else, on statements prepared once per connection.
+
+    "Plain" leaves out locking reads (FOR UPDATE/SHARE), server-side cursors (yield_per), which
+    need a transaction, and text() statements, which are not inspected. A SELECT calling a
+    transaction-scoped function (pg_advisory_xact_lock, set_config(..., true)) would be run on
+    its own: use text() for such a statement. Connections with an isolation level of their
+    own, and the tests' outer transaction, are left as they are.
     """
-    conn = session.connection()
-    driver = conn.connection.driver_connection
-    if (
-        conn.dialect.driver != "psycopg"
-        or driver.autocommit
-        or driver.isolation_level is not None  # a stricter level than the server's default
-        or driver.info.transaction_status != TransactionStatus.IDLE
-    ):
-        yield
-        return
-    driver.autocommit = True
-    try:
-        yield
-    finally:
-        if not driver.closed:
-            driver.autocommit = False
 
+    @event.listens_for(engine, "begin")
+    def _read_outside_transaction(conn):
+        driver = conn.connection.driver_connection
+        if (
+            not driver.autocommit
+            and driver.isolation_level is None
+            and driver.info.transaction_status == TransactionStatus.IDLE
+        ):
+            driver.autocommit = True
+            conn.info[READING] = True
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin_before_writing(conn, cursor, _statement, _params, context, _many):
+        if conn.info.get(READING) and not _plain_read(cursor, context):
+            conn.info[READING] = False
+            conn.connection.driver_connection.autocommit = False  # psycopg sends BEGIN now
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _transaction_over(conn):
+        # The next transaction of this connection starts with a "begin" again.
+        if conn.info.pop(READING, False):
+            conn.connection.driver_connection.autocommit = False
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_conn, record):
+        # A connection that went back to the pool mid-read (a closed session) is ready for
+        # a plain transaction again, as anyone taking it from the pool expects.
+        if record.info.pop(READING, False) and not dbapi_conn.closed:
+            dbapi_conn.autocommit = False
+
+
+def _plain_read(cursor, context):
+    statement = getattr(context.compiled, "statement", None)
+    return (
+        isinstance(statement, sa.Select)
+        and statement._for_update_arg is None  # no public accessor in SQLAlchemy
+        and not isinstance(cursor, ServerCursor)
+    )

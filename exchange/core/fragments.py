@@ -9,7 +9,7 @@ flashed messages) belongs inside. With template auto-reload (development) nothin
 that edited templates show at once.
 """
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_babel import get_locale
 from jinja2 import nodes
 from jinja2.ext import Extension
@@ -31,8 +31,10 @@ class FragmentCache(Extension):
         return nodes.CallBlock(call, [], [], body).set_lineno(lineno)
 
     def _render(self, key, caller):
-        if self.environment.auto_reload:
+        if self.environment.auto_reload or not has_request_context():
             return caller()
+        # Sets (a user's roles) are rebuilt on each request; their frozen copy is a stable key.
+        key = tuple(frozenset(part) if isinstance(part, set) else part for part in key)
         cache = current_app.extensions["fragment_cache"]
         return cache.get_or_set((str(get_locale()), request.script_root, key), caller)
 

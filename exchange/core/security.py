@@ -10,7 +10,7 @@ from flask import abort, current_app, request
 from flask_login import current_user, login_required
 
 from ..extensions import db, login_manager
-from .database import outside_transaction, utcnow
+from .database import utcnow
 
 CSP = "; ".join(
     [
@@ -60,27 +60,25 @@ def load_user(token):
     """Flask-Login stores the login-session token; a revoked or expired one loads nobody.
 
     One statement per request loads the session, the user with roles, units and student
-    profile, and the versions of the in-process caches (see core.cache). It runs outside a
-    transaction (see core.database.outside_transaction): a page that needs nothing else from
-    the database costs one round trip."""
-    from ..accounts.models import hash_token
+    profile, and the versions of the in-process caches (see core.cache). On PostgreSQL it runs
+    outside a transaction (core.database): a page that needs nothing else from the database
+    costs one round trip."""
+    from ..accounts.models import LoginSession, hash_token
     from .cache import VersionedCache
 
     statement, cache_names = _login_statement(VersionedCache.names())
-    with outside_transaction(db.session):
-        row = db.session.execute(statement, {"token_hash": hash_token(token)}).unique().first()
+    row = db.session.execute(statement, {"token_hash": hash_token(token)}).unique().first()
     if row is None:
         return None
-    login = row[0]
-    VersionedCache.remember_versions(dict(zip(cache_names, row[1:], strict=True)))
+    user, login_id, revoked_at, expires_at, last_seen_at, *versions = row
+    VersionedCache.remember_versions(dict(zip(cache_names, versions, strict=True)))
     now = utcnow()
-    if login.revoked_at is not None or login.expires_at <= now:
+    if revoked_at is not None or expires_at <= now or not user.active:
         return None
-    user = login.user
-    if not user.active:
-        return None
-    if now - login.last_seen_at > LAST_SEEN_EVERY:
-        login.last_seen_at = now
+    if now - last_seen_at > LAST_SEEN_EVERY:
+        db.session.execute(
+            db.update(LoginSession).where(LoginSession.id == login_id).values(last_seen_at=now)
+        )
         db.session.commit()
     user.login_token = token
     return user
@@ -88,8 +86,9 @@ def load_user(token):
 
 @functools.cache
 def _login_statement(cache_names):
-    """The login lookup, built once per process: building the statement and its eager-loading
-    options cost more than running it."""
+    """The login lookup, built once per process (building it and its eager-loading options
+    cost more than running it). The session's own row is read as plain columns: the ORM
+    object was never used, and each entity in a row costs time to load."""
     from sqlalchemy.orm import joinedload
 
     from ..accounts.models import LoginSession, StudentProfile, User
@@ -97,14 +96,20 @@ def _login_statement(cache_names):
 
     versions = VersionedCache.version_columns()
     statement = (
-        db.select(LoginSession, *(versions[name] for name in cache_names))
+        db.select(
+            User,
+            LoginSession.id,
+            LoginSession.revoked_at,
+            LoginSession.expires_at,
+            LoginSession.last_seen_at,
+            *(versions[name] for name in cache_names),
+        )
+        .join(LoginSession, LoginSession.user_id == User.id)
         .where(LoginSession.token_hash == sa.bindparam("token_hash"))
         .options(
-            joinedload(LoginSession.user).options(
-                joinedload(User.role_rows),
-                joinedload(User.memberships),
-                joinedload(User.profile).joinedload(StudentProfile.language_results),
-            )
+            joinedload(User.role_rows),
+            joinedload(User.memberships),
+            joinedload(User.profile).joinedload(StudentProfile.language_results),
         )
     )
     return statement, cache_names

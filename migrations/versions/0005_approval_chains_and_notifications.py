@@ -91,6 +91,7 @@ def upgrade():
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('chain_id', sa.Integer(), nullable=True),
     sa.Column('chain_version', sa.Integer(), nullable=True),
+    sa.Column('restart_from', sa.Enum('first_step', 'returning_step', name='restartfrom', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.Enum('pending', 'waiting', 'approved', 'rejected', 'returned', 'cancelled', name='stepstatus', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('activated_at', sa.DateTime(timezone=True), nullable=True),
@@ -120,6 +121,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_application_steps_application_id'), ['application_id'], unique=False)
         batch_op.create_index('ix_application_steps_due', ['status', 'due_at'], unique=False)
         batch_op.create_index('ix_application_steps_queue', ['status', 'rule', 'unit_id', 'activated_at'], unique=False)
+        batch_op.create_index('ix_application_steps_waiting', ['status', 'rule', 'activated_at', 'id', 'application_id'], unique=False)
 
     with op.batch_alter_table('calls', schema=None) as batch_op:
         batch_op.add_column(sa.Column('approval_chain_id', sa.Integer(), nullable=True))
@@ -135,6 +137,7 @@ def downgrade():
         batch_op.drop_column('approval_chain_id')
 
     with op.batch_alter_table('application_steps', schema=None) as batch_op:
+        batch_op.drop_index('ix_application_steps_waiting')
         batch_op.drop_index('ix_application_steps_queue')
         batch_op.drop_index('ix_application_steps_due')
         batch_op.drop_index(batch_op.f('ix_application_steps_application_id'))

@@ -1,0 +1,458 @@
+"""The approver's queue under load: 50,000 applications with three approval steps each
+(150,000 steps: the unit's advisor, the unit's dean, the international office; ~half of them
+still in review) in 100 units, on PostgreSQL under gunicorn. Requests/s of the queue page of
+an advisor of one unit and of a coordinator vs the trivial /livez endpoint of the same server
+(and, for scale, the small /home page), and SQL statements per page.
+
+    .venv/bin/python bench/approvals_queue.py [--database-url URL] [--seconds 15]
+"""
+
+import argparse
+import random
+import re
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from common import DEFAULT_URL, gunicorn, login_cookie, make_app, scratch_database, wrk
+
+ADVISOR = ("bench-advisor@example.edu", "bench-password-1")
+COORDINATOR = ("bench-coordinator@example.edu", "bench-password-1")
+UNITS = 100
+# Share of applications in each state, in per cent; "waiting" ones wait on step 1, 2 or 3.
+STATES = {"waiting": 52, "approved": 20, "rejected": 10, "returned": 8, "withdrawn": 10}
+WAITING_AT = {1: 45, 2: 30, 3: 25}
+
+
+def pages():
+    return {
+        ADVISOR: {
+            # For scale: a small page every logged-in user sees (no queue on it).
+            "advisor: /home (reference)": "/home",
+            "advisor: queue": "/approvals/",
+            "advisor: by due date": "/approvals/?sort=due",
+        },
+        COORDINATOR: {
+            "office: queue": "/approvals/",
+            "office: by due date": "/approvals/?sort=due",
+            "office: by name": "/approvals/?sort=name",
+            "office: overdue, page 5": "/approvals/?overdue=1&page=5",
+        },
+    }
+
+
+def _batches(rows, size=5000):
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def seed(app, rng, count):
+    """Everything by Core bulk inserts, ids taken back with RETURNING."""
+    from exchange.accounts import operations as accounts
+    from exchange.accounts.models import (
+        Role,
+        StudentProfile,
+        Unit,
+        UnitFunction,
+        UnitMembership,
+        User,
+    )
+    from exchange.applications.models import (
+        Application,
+        ApplicationChoice,
+        ApplicationLanguage,
+        Document,
+    )
+    from exchange.approvals.models import (
+        ApplicationStep,
+        ApprovalChain,
+        ApproverRule,
+        Decision,
+        StepStatus,
+    )
+    from exchange.calls.models import Call, CallOffering
+    from exchange.catalogue.models import Agreement, Partner
+    from exchange.extensions import db
+
+    def insert(model, rows):
+        ids = []
+        for batch in _batches(rows):
+            result = db.session.execute(
+                sa.insert(model).returning(model.id, sort_by_parameter_order=True), batch
+            )
+            ids += result.scalars().all()
+        return ids
+
+    def insert_plain(model, rows):
+        for batch in _batches(rows):
+            db.session.execute(sa.insert(model), batch)
+
+    now = datetime.now(UTC)
+    with app.app_context():
+        unit_ids = insert(
+            Unit,
+            [
+                {"code": f"U{i:03d}", "name": f"School {i}", "kind": "school", "active": True}
+                for i in range(UNITS)
+            ],
+        )
+        units = db.session.scalars(sa.select(Unit).order_by(Unit.id)).all()
+        advisor = accounts.create_user(
+            ADVISOR[0], "Bench Advisor", [Role.ADVISOR], password=ADVISOR[1], units=[units[7]]
+        )
+        office = accounts.create_user(
+            COORDINATOR[0], "Bench Coordinator", [Role.COORDINATOR], password=COORDINATOR[1]
+        )
+        # The other approvers: an advisor and a dean per unit (no password: never log in).
+        staff = insert(
+            User,
+            [
+                {
+                    "email": f"{kind}{i}@example.edu",
+                    "email_key": f"{kind}{i}@example.edu",
+                    "name": f"{kind.title()} {i}",
+                    "active": True,
+                    "created_at": now,
+                }
+                for i in range(UNITS)
+                for kind in ("advisor", "dean")
+            ],
+        )
+        insert_plain(
+            UnitMembership,
+            [
+                {"user_id": uid, "unit_id": unit_ids[k // 2], "function": fn}
+                for k, uid in enumerate(staff)
+                for fn in [UnitFunction.ADVISOR if k % 2 == 0 else UnitFunction.DEAN]
+            ],
+        )
+        db.session.commit()
+        advisors = {unit_ids[k // 2]: uid for k, uid in enumerate(staff) if k % 2 == 0}
+        advisors[units[7].id] = advisor.id
+        deans = {unit_ids[k // 2]: uid for k, uid in enumerate(staff) if k % 2 == 1}
+        chain_id = insert(
+            ApprovalChain,
+            [
+                {
+                    "name": "Advisor, dean, office",
+                    "version": 1,
+                    "restart_from": "first_step",
+                    "active": True,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )[0]
+        partner_ids = insert(
+            Partner,
+            [
+                {
+                    "name": f"Partner University {i:03d}",
+                    "name_key": f"partner university {i:03d}",
+                    "country": rng.choice(["DE", "FR", "JP", "US", "GB", "IT", "KR", "AU"]),
+                    "languages": "en",
+                    "search_text": f"partner university {i:03d}",
+                    "status": "active",
+                }
+                for i in range(150)
+            ],
+        )
+        agreement_ids = insert(
+            Agreement,
+            [
+                {
+                    "partner_id": partner_ids[i % len(partner_ids)],
+                    "code": f"IIA-2026-{i:03d}",
+                    "type": "bilateral",
+                    "status": "active",
+                    "first_academic_year": 2024,
+                    "last_academic_year": 2030,
+                    "places_per_year": rng.randint(1, 6),
+                    "months_per_mobility": 5,
+                    "all_units": True,
+                    "bachelor": True,
+                    "master": True,
+                    "doctoral": False,
+                    "subject_areas": "0613",
+                    "min_gpa_scale": Decimal("4"),
+                }
+                for i in range(200)
+            ],
+        )
+        call_ids = insert(
+            Call,
+            [
+                {
+                    "title": f"Exchange 2027/28, {term} (bench)",
+                    "academic_year": 2027,
+                    "term": term,
+                    "timezone": "Asia/Shanghai",
+                    "opens_at": now - timedelta(days=40),
+                    "closes_at": now - timedelta(days=5),
+                    "max_choices": 3,
+                    "required_documents": "transcript",
+                    "status": "closed",
+                    "approval_chain_id": chain_id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for term in ("autumn", "spring")
+            ],
+        )
+        offerings = {
+            call_id: insert(
+                CallOffering,
+                [{"call_id": call_id, "agreement_id": a, "places": 3} for a in agreement_ids],
+            )
+            for call_id in call_ids
+        }
+        student_ids = insert(
+            User,
+            [
+                {
+                    "email": f"student{i}@example.edu",
+                    "email_key": f"student{i}@example.edu",
+                    "name": f"{rng.choice(FIRST)} {rng.choice(LAST)} {i}",
+                    "active": True,
+                    "created_at": now,
+                }
+                for i in range(count)
+            ],
+        )
+        insert_plain(
+            StudentProfile,
+            [
+                {"user_id": uid, "student_number": f"S{uid:08d}", "gpa_scale": Decimal("4")}
+                for uid in student_ids
+            ],
+        )
+        applications = []
+        for uid in student_ids:
+            call_id = rng.choice(call_ids)
+            applications.append(
+                {
+                    "call_id": call_id,
+                    "student_id": uid,
+                    "unit_id": rng.choice(unit_ids),
+                    "status": "submitted",  # set below, with the steps
+                    "statement": "",
+                    "gpa": Decimal(rng.randint(200, 400)) / 100,
+                    "gpa_scale": Decimal("4"),
+                    "submitted_at": now - timedelta(seconds=rng.randint(0, 35 * 86400)),
+                    "status_changed_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        states, shares = zip(*STATES.items(), strict=True)
+        rules = [
+            ("Unit advisor", ApproverRule.UNIT_ADVISOR, None),
+            ("Dean", ApproverRule.UNIT_ROLE, UnitFunction.DEAN),
+            ("International office", ApproverRule.INTERNATIONAL_OFFICE, None),
+        ]
+        steps = []
+        for row in applications:
+            state = rng.choices(states, shares)[0]
+            unit = row["unit_id"]
+            deciders = [advisors[unit], deans[unit], office.id]
+            at = rng.choices(list(WAITING_AT), list(WAITING_AT.values()))[0]
+            ends = rng.randint(1, 3)
+            started = row["submitted_at"]
+            for position, (name, rule, function) in enumerate(rules, start=1):
+                activated = started + timedelta(hours=position * rng.randint(1, 96))
+                status, decision = StepStatus.PENDING, None
+                if state == "approved" or (state == "waiting" and position < at):
+                    status, decision = StepStatus.APPROVED, Decision.APPROVE
+                elif state == "waiting" and position == at:
+                    status = StepStatus.WAITING
+                elif state in ("rejected", "returned") and position < ends:
+                    status, decision = StepStatus.APPROVED, Decision.APPROVE
+                elif state == "rejected" and position == ends:
+                    status, decision = StepStatus.REJECTED, Decision.REJECT
+                elif state == "returned" and position == ends:
+                    status, decision = StepStatus.RETURNED, Decision.RETURN
+                elif state in ("rejected", "returned", "withdrawn"):
+                    status = StepStatus.CANCELLED
+                reached = status not in (StepStatus.PENDING, StepStatus.CANCELLED)
+                activated = min(activated, now - timedelta(minutes=5)) if reached else None
+                steps.append(
+                    {
+                        "round": 1,
+                        "position": position,
+                        "chain_id": chain_id,
+                        "chain_version": 1,
+                        "unit_id": unit,
+                        "status": status,
+                        "activated_at": activated,
+                        "due_at": activated + timedelta(days=7) if activated else None,
+                        "decided_at": activated + timedelta(hours=5) if decision else None,
+                        "decided_by_id": deciders[position - 1] if decision else None,
+                        "decision": decision,
+                        "comment": "Not complete." if decision is Decision.RETURN else None,
+                        "name": name,
+                        "rule": rule,
+                        "unit_function": function,
+                        "time_limit_days": 7,
+                        "rejection_ends": True,
+                        "may_return": True,
+                    }
+                )
+            row["status"] = {
+                "approved": "approved",
+                "rejected": "rejected",
+                "returned": "returned",
+                "withdrawn": "withdrawn",
+                "waiting": "submitted" if at == 1 else "in_review",
+            }[state]
+        application_ids = insert(Application, applications)
+        choices, languages, documents = [], [], []
+        weights = [1 / (k + 1) ** 0.8 for k in range(len(agreement_ids))]
+        for app_id, row in zip(application_ids, applications, strict=True):
+            picked = []
+            while len(picked) < rng.randint(1, 3):
+                offering = rng.choices(offerings[row["call_id"]], weights)[0]
+                if offering not in picked:
+                    picked.append(offering)
+            choices += [
+                {"application_id": app_id, "rank": rank, "offering_id": offering}
+                for rank, offering in enumerate(picked, start=1)
+            ]
+            for code in rng.sample(["en", "de", "fr", "ja"], rng.randint(1, 2)):
+                languages.append(
+                    {
+                        "application_id": app_id,
+                        "language": code,
+                        "level": rng.choice(["B1", "B2", "C1"]),
+                        "test_name": "",
+                    }
+                )
+            for k in range(rng.randint(0, 3)):
+                documents.append(
+                    {
+                        "application_id": app_id,
+                        "kind": "transcript",
+                        "original_name": "transcript.pdf",
+                        "stored_name": f"{app_id}-{k}",
+                        "content_type": "application/pdf",
+                        "size": 1000,
+                        "sha256": "0" * 64,
+                        "uploaded_at": now,
+                        "uploaded_by_id": row["student_id"],
+                    }
+                )
+        for k, step in enumerate(steps):
+            step["application_id"] = application_ids[k // 3]
+        insert_plain(ApplicationChoice, choices)
+        insert_plain(ApplicationLanguage, languages)
+        insert_plain(Document, documents)
+        insert_plain(ApplicationStep, steps)
+        db.session.commit()
+        waiting = dict(
+            db.session.execute(
+                sa.select(ApplicationStep.rule, sa.func.count())
+                .where(ApplicationStep.status == StepStatus.WAITING)
+                .group_by(ApplicationStep.rule)
+            ).all()
+        )
+        mine = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ApplicationStep)
+            .where(
+                ApplicationStep.status == StepStatus.WAITING,
+                ApplicationStep.rule == ApproverRule.UNIT_ADVISOR,
+                ApplicationStep.unit_id == units[7].id,
+            )
+        )
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    return len(application_ids), len(steps), waiting, mine
+
+
+FIRST = ["Wei", "Anna", "Li", "Maria", "Jun", "Tom", "Yuki", "Sara", "Chen", "Omar", "Lena"]
+LAST = ["Zhang", "Smith", "Wang", "Müller", "Liu", "Rossi", "Sato", "Kim", "Chen", "Novak"]
+
+
+def statements_per_page(app, user, paths):
+    """SQL statements of each page (and their text), with the time of one request in the
+    test client."""
+    from exchange.extensions import db
+
+    client = app.test_client()
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    client.post("/login", data={"email": user[0], "password": user[1], "csrf_token": token})
+    with app.app_context():
+        engine = db.engine
+    counts = {}
+    for label, path in paths.items():
+        client.get(path)
+        seen = []
+
+        def listener(_conn, _cursor, statement, *_args, seen=seen, **_kwargs):
+            seen.append(statement)
+
+        sa.event.listen(engine, "before_cursor_execute", listener)
+        started = time.perf_counter()
+        resp = client.get(path)
+        elapsed = time.perf_counter() - started
+        sa.event.remove(engine, "before_cursor_execute", listener)
+        assert resp.status_code == 200, (path, resp.status_code)
+        rows = resp.get_data(as_text=True).count('data-testid="queue-row"')
+        counts[label] = (len(seen), elapsed, rows)
+    return counts
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--applications", type=int, default=50_000)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    rng = random.Random(20261126)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database(args.database_url, args.keep) as url,
+    ):
+        app = make_app(url, tmp)
+        started = time.perf_counter()
+        applications, steps, waiting, mine = seed(app, rng, args.applications)
+        print(
+            f"seeded {applications} applications, {steps} steps in {UNITS} units "
+            f"({time.perf_counter() - started:.0f} s); waiting: "
+            + ", ".join(f"{rule.value} {n}" for rule, n in sorted(waiting.items(), key=str))
+            + f"; the advisor's unit: {mine}"
+        )
+        statements = {}
+        for user, paths in pages().items():
+            statements.update(statements_per_page(app, user, paths))
+        with gunicorn(url, tmp, args.workers) as base:
+            wrk(base + "/livez", seconds=3)  # warm-up
+            trivial = wrk(base + "/livez", seconds=args.seconds)
+            print(
+                f"\n{'page':26} {'req/s':>8} {'ratio':>7} {'p50':>9} {'p99':>9} "
+                f"{'SQL':>4} {'rows':>5} {'1 req':>8}"
+            )
+            print(
+                f"{'/livez (trivial)':26} {trivial['rps']:8.0f} {'100%':>7} "
+                f"{trivial['p50']:>9} {trivial['p99']:>9} {0:>4}"
+            )
+            for user, paths in pages().items():
+                cookie = login_cookie(base, *user)
+                for label, path in paths.items():
+                    wrk(base + path, cookie, seconds=3)
+                    r = wrk(base + path, cookie, seconds=args.seconds)
+                    assert r["errors"] == 0, f"{path}: {r['errors']} error responses"
+                    count, elapsed, rows = statements[label]
+                    print(
+                        f"{label:26} {r['rps']:8.0f} {r['rps'] / trivial['rps']:7.0%} "
+                        f"{r['p50']:>9} {r['p99']:>9} {count:>4} {rows:>5} "
+                        f"{elapsed * 1000:6.1f}ms"
+                    )
+
+
+if __name__ == "__main__":
+    main()
