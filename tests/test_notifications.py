@@ -332,3 +332,17 @@ def test_mail_log_per_application_and_user_for_the_office(app):
     assert application.student.email in html
     other = client_for(app, student())
     assert other.get(f"/notifications/mail-log/user/{application.student_id}").status_code == 403
+
+
+def test_navigation_shows_unread_and_waiting_counts(app):
+    office = coordinator()
+    application = submitted_application()
+    home = client_for(app, application.student).get("/home").get_data(as_text=True)
+    assert 'data-testid="unread-count">1<' in home
+    office_client = client_for(app, office)
+    home = office_client.get("/home").get_data(as_text=True)
+    assert 'data-testid="approvals-waiting">1<' in home
+    decide_step(application.steps[0], Decision.APPROVE, "", actor=office)
+    db.session.commit()
+    home = office_client.get("/home").get_data(as_text=True)
+    assert 'data-testid="approvals-waiting"' not in home  # the cached bar does not keep it

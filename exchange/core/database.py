@@ -96,10 +96,11 @@ def _begin_at_first_write(engine):
     else, on statements prepared once per connection.
 
     "Plain" leaves out locking reads (FOR UPDATE/SHARE), server-side cursors (yield_per), which
-    need a transaction, and text() statements, which are not inspected. A SELECT calling a
-    transaction-scoped function (pg_advisory_xact_lock, set_config(..., true)) would be run on
-    its own: use text() for such a statement. Connections with an isolation level of their
-    own, and the tests' outer transaction, are left as they are.
+    need a transaction, and text() statements, which are not inspected; a SAVEPOINT (the tests'
+    per-test transaction) begins the transaction like a write. A SELECT calling a
+    transaction-scoped function (pg_advisory_xact_lock, set_config(..., true)) would run on its
+    own: use text() for such a statement. Connections with an isolation level of their own are
+    left as they are.
     """
 
     @event.listens_for(engine, "begin")

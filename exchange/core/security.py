@@ -87,8 +87,8 @@ def load_user(token):
 @functools.cache
 def _login_statement(cache_names):
     """The login lookup, built once per process (building it and its eager-loading options
-    cost more than running it). The session's own row is read as plain columns: the ORM
-    object was never used, and each entity in a row costs time to load."""
+    cost more than running it). The login session is read as plain columns: nothing needs it
+    as an object, and each entity in a row costs time to load."""
     from sqlalchemy.orm import joinedload
 
     from ..accounts.models import LoginSession, StudentProfile, User
