@@ -313,8 +313,11 @@ def test_admin_previews_a_digest(app):
     client = client_for(app, boss)
     resp = client.get("/notifications/digest-preview")
     assert resp.status_code == 200
-    html = resp.get_data(as_text=True)
-    assert "New applications" in html and 'data-testid="digest"' in html
+    assert 'data-testid="digest"' in resp.get_data(as_text=True)
+    mail = client.get("/notifications/digest-preview/mail")
+    assert "New applications" in mail.get_data(as_text=True)
+    assert "script-src" not in mail.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self'" in mail.headers["Content-Security-Policy"]
     assert client_for(app, student()).get("/notifications/digest-preview").status_code == 403
 
 

@@ -81,6 +81,11 @@ def waiting_for(application) -> NextStep:
             call.timezone,
         )
     if status in (ApplicationStatus.SUBMITTED, ApplicationStatus.IN_REVIEW):
+        step = next((st for st in application.steps if st.status.value == "waiting"), None)
+        if step is not None:
+            return NextStep(
+                _l("A decision at the step “%(step)s”.", step=step.name), step.due_at, call.timezone
+            )
         return NextStep(
             _l("Review by your unit and the international office."), call.decision_at, call.timezone
         )
@@ -104,7 +109,7 @@ def student_applications(student_id):
     return db.session.scalars(
         db.select(Application)
         .where(Application.student_id == student_id)
-        .options(joinedload(Application.call))
+        .options(joinedload(Application.call), selectinload(Application.steps))
         .order_by(Application.created_at.desc(), Application.id.desc())
     ).all()
 
