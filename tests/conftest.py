@@ -227,6 +227,14 @@ def csrf_token(client, path="/login"):
     return match.group(1) or match.group(2)
 
 
+def client_for(app, user):
+    """A test client logged in as `user`."""
+    client = app.test_client()
+    login(client, user.email)
+    client.user = user
+    return client
+
+
 def login(client, email, password="correct horse battery", remember=False, **kwargs):
     token = csrf_token(client)
     data = {"email": email, "password": password, "csrf_token": token}

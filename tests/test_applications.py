@@ -24,7 +24,7 @@ from exchange.core.database import utcnow
 from exchange.core.errors import DomainError, NotAllowed
 from exchange.extensions import db
 
-from .conftest import CSRF_RE, login
+from .conftest import CSRF_RE, client_for
 from .factories import (
     AgreementFactory,
     ApplicationFactory,
@@ -63,12 +63,6 @@ def setting():
         )
     )
     return {"unit": unit, "call": call, "offerings": offerings, "student": student(unit)}
-
-
-def client_for(app, user):
-    client = app.test_client()
-    login(client, user.email)
-    return client
 
 
 def token(client, url):

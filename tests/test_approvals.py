@@ -33,7 +33,7 @@ from exchange.core.errors import DomainError, NotAllowed
 from exchange.extensions import db
 from exchange.notifications.models import Notification
 
-from .conftest import CSRF_RE, login
+from .conftest import CSRF_RE, client_for
 from .factories import (
     AgreementFactory,
     ApplicationFactory,
@@ -112,12 +112,6 @@ def world():
         "advisor_b": advisor(unit_b, name="Bob Advisor"),
         "office": coordinator(name="Olga Office"),
     }
-
-
-def client_for(app, user):
-    client = app.test_client()
-    login(client, user.email)
-    return client
 
 
 def csrf(client, url="/account"):

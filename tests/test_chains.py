@@ -24,7 +24,7 @@ from exchange.core.audit import AuditEvent
 from exchange.core.errors import DomainError, NotAllowed
 from exchange.extensions import db
 
-from .conftest import csrf_token, login
+from .conftest import client_for, csrf_token
 from .factories import (
     ApplicationFactory,
     CallFactory,
@@ -59,13 +59,6 @@ def make_chain(**changes):
     chain, _changed = ops.save_chain(None, chain_data(**changes), actor=None)
     db.session.commit()
     return chain
-
-
-def client_for(app, user):
-    client = app.test_client()
-    login(client, user.email)
-    client.user = user
-    return client
 
 
 @pytest.fixture

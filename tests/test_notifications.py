@@ -20,7 +20,7 @@ from exchange.mail.models import OutboxMail
 from exchange.notifications import digests, reminders
 from exchange.notifications.models import Digest, Notification, Reminder
 
-from .conftest import CSRF_RE, login
+from .conftest import CSRF_RE, client_for
 from .factories import (
     ApplicationFactory,
     CallFactory,
@@ -32,12 +32,6 @@ from .factories import (
 )
 
 PDF = b"%PDF-1.4\n%%EOF\n"
-
-
-def client_for(app, user):
-    client = app.test_client()
-    login(client, user.email)
-    return client
 
 
 def token(client, url="/notifications/"):

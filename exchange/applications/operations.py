@@ -422,7 +422,7 @@ def submit_application(application, *, actor, now=None):
                 )
             )
     from ..approvals.operations import start_chain
-    from ..notifications.events import notify
+    from ..notifications.events import application_data, notify
 
     resubmission = application.status is ApplicationStatus.RETURNED
     application.submitted_at = utcnow()
@@ -437,12 +437,7 @@ def submit_application(application, *, actor, now=None):
         "application.submitted",
         [application.student],
         obj=application,
-        data={
-            "application_id": application.id,
-            "path": f"/applications/{application.id}",
-            "student": application.student.name,
-            "call": application.call.title,
-        },
+        data=application_data(application),
         key=f"application-{application.id}-submitted-r{steps[0].round}",
     )
     return application

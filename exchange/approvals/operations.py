@@ -164,22 +164,10 @@ def _activate(step, application, now):
         "step.waiting",
         [u for u in approvers_of(step) if u.id != application.student_id],
         obj=application,
-        data=_data(application, step),
+        data=events.application_data(application, step),
         key=f"step-{step.id}",
         context=context,
     )
-
-
-def _data(application, step=None):
-    data = {
-        "application_id": application.id,
-        "path": f"/applications/{application.id}",
-        "student": application.student.name,
-        "call": application.call.title,
-    }
-    if step is not None:
-        data["step"] = step.name
-    return data
 
 
 def start_chain(application, *, actor, now=None):
@@ -380,7 +368,9 @@ def _record_decision(step, application, decision, comment, actor, on_behalf, now
         "step.decided",
         [application.student],
         obj=application,
-        data=dict(_data(application, step), decision=str(DECISION_LABELS[decision])),
+        data=dict(
+            events.application_data(application, step), decision=str(DECISION_LABELS[decision])
+        ),
         key=f"step-{step.id}-decided",
         context={"application": application, "step": step, "comment": comment},
     )
@@ -425,7 +415,7 @@ def _move_on(step, application, decision, comment, actor, now):
             "application.returned",
             [application.student],
             obj=application,
-            data=_data(application, step),
+            data=events.application_data(application, step),
             key=f"step-{step.id}-returned",
             context=context,
         )
@@ -437,7 +427,7 @@ def _move_on(step, application, decision, comment, actor, now):
             "application.rejected",
             [application.student],
             obj=application,
-            data=_data(application, step),
+            data=events.application_data(application, step),
             key=f"application-{application.id}-rejected-r{step.round}",
             context=context,
         )
@@ -453,7 +443,7 @@ def _move_on(step, application, decision, comment, actor, now):
         "application.approved",
         [application.student],
         obj=application,
-        data=_data(application, step),
+        data=events.application_data(application, step),
         key=f"application-{application.id}-approved-r{step.round}",
         context=context,
     )

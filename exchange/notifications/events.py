@@ -30,6 +30,19 @@ def declare(name, template, title, *, essential=False) -> EventKind:
     return kind
 
 
+def application_data(application, step=None, **extra):
+    """What a notification about an application keeps: its link and the names it shows."""
+    data = {
+        "application_id": application.id,
+        "path": f"/applications/{application.id}",
+        "student": application.student.name,
+        "call": application.call.title,
+    }
+    if step is not None:
+        data["step"] = step.name
+    return dict(data, **extra)
+
+
 def absolute(path):
     """The address of `path` for a mail (the worker has no request to build it from)."""
     if not path:

@@ -131,13 +131,9 @@ def draft_reminders(now: datetime) -> int:
                 "reminder.draft_closing",
                 [application.student],
                 obj=application,
-                data={
-                    "application_id": application.id,
-                    "path": f"/applications/{application.id}",
-                    "call": call.title,
-                    "days": days,
-                    "deadline": call_time(call.closes_at, call.timezone),
-                },
+                data=events.application_data(
+                    application, days=days, deadline=call_time(call.closes_at, call.timezone)
+                ),
                 key=f"{days}d-{application.id}-{call.closes_at.date().isoformat()}",
             )
             sent += 1
@@ -201,14 +197,7 @@ def step_reminders(now: datetime) -> dict:
                 f"reminder.step_{kind}",
                 [user],
                 obj=application,
-                data={
-                    "application_id": application.id,
-                    "path": f"/applications/{application.id}",
-                    "student": application.student.name,
-                    "call": application.call.title,
-                    "step": step.name,
-                    "since": _since(step),
-                },
+                data=events.application_data(application, step, since=_since(step)),
                 key=f"step-{step.id}-{due.due_on.isoformat()}",
             )
             counts[kind] += 1

@@ -157,21 +157,23 @@ def digest_preview_mail():
     return response
 
 
+def _mail_log(condition, title, back=None):
+    mails = db.session.scalars(
+        sa.select(OutboxMail).where(condition).order_by(OutboxMail.id.desc()).limit(200)
+    ).all()
+    return render_template("notifications/mail_log.html", mails=mails, title=title, back=back)
+
+
 @bp.get("/mail-log/application/<int:application_id>")
 @roles_required(*STAFF)
 def application_mail_log(application_id):
     application = db.get_or_404(Application, application_id)
-    mails = db.session.scalars(
-        sa.select(OutboxMail)
-        .where(OutboxMail.object_type == "Application", OutboxMail.object_id == str(application.id))
-        .order_by(OutboxMail.id.desc())
-        .limit(200)
-    ).all()
-    return render_template(
-        "notifications/mail_log.html",
-        mails=mails,
-        title=_("Mails about application %(id)s", id=application.id),
-        back=url_for("applications.detail", application_id=application.id),
+    return _mail_log(
+        sa.and_(
+            OutboxMail.object_type == "Application", OutboxMail.object_id == str(application.id)
+        ),
+        _("Mails about application %(id)s", id=application.id),
+        url_for("applications.detail", application_id=application.id),
     )
 
 
@@ -179,15 +181,4 @@ def application_mail_log(application_id):
 @roles_required(*STAFF)
 def user_mail_log(user_id):
     user = db.get_or_404(User, user_id)
-    mails = db.session.scalars(
-        sa.select(OutboxMail)
-        .where(OutboxMail.recipient_id == user.id)
-        .order_by(OutboxMail.id.desc())
-        .limit(200)
-    ).all()
-    return render_template(
-        "notifications/mail_log.html",
-        mails=mails,
-        title=_("Mails to %(name)s", name=user.name),
-        back=None,
-    )
+    return _mail_log(OutboxMail.recipient_id == user.id, _("Mails to %(name)s", name=user.name))
