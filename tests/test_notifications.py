@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from exchange.accounts.models import MailPreference
 from exchange.applications import operations as app_ops
 from exchange.applications.models import ApplicationStatus
-from exchange.approvals.models import Decision
+from exchange.approvals.models import Decision, StepStatus
 from exchange.approvals.operations import decide_step
 from exchange.calls.models import DocumentKind
 from exchange.core.database import utcnow
@@ -343,3 +343,37 @@ def test_navigation_shows_unread_and_waiting_counts(app):
     db.session.commit()
     home = office_client.get("/home").get_data(as_text=True)
     assert 'data-testid="approvals-waiting"' not in home  # the cached bar does not keep it
+
+
+def test_withdrawal_tells_the_approvers_it_was_waiting_on(app):
+    office = coordinator()
+    application = submitted_application()
+    app_ops.withdraw_application(application, "Found another programme.", actor=application.student)
+    db.session.commit()
+    assert application.steps[0].status is StepStatus.CANCELLED
+    assert [m.template for m in mails_to(office)] == ["step_waiting", "application_withdrawn"]
+    assert mails_to(application.student, "application_withdrawn") == []
+    assert (
+        client_for(app, office)
+        .get("/approvals/")
+        .get_data(as_text=True)
+        .count(application.student.name)
+        == 0
+    )
+
+
+def test_students_are_told_when_a_call_opens_once(app):
+    from exchange.calls.models import CallStatus
+    from exchange.calls.operations import advance_calls
+
+    students = [student() for _ in range(3)]
+    office = coordinator()
+    call = CallFactory(status=CallStatus.SCHEDULED, title="Winter school")
+    assert advance_calls(utcnow())["opened"] == 1
+    assert advance_calls(utcnow())["opened"] == 0
+    db.session.commit()
+    for s in students:
+        (mail,) = mails_to(s, "call_opened")
+        assert "Winter school" in mail.subject
+        assert f"/calls/{call.id}" in mail.body_text
+    assert mails_to(office, "call_opened") == []

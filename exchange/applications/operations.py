@@ -451,11 +451,22 @@ def withdraw_application(application, reason, *, actor):
     reason = _clean(reason, 1000)
     if not reason:
         raise DomainError(_l("Give a reason for withdrawing."), "reason")
-    from ..approvals.operations import cancel_open_steps
+    from ..approvals.operations import approvers_of, cancel_open_steps, current_step
+    from ..notifications.events import application_data, notify
 
+    waiting = current_step(application)
+    # Those it was waiting on are told it no longer needs them (never the student).
+    told = [u for u in approvers_of(waiting) if u.id != application.student_id] if waiting else []
     cancel_open_steps(application)
     _transition(
         application, ApplicationStatus.WITHDRAWN, actor=actor, action="withdrawn", comment=reason
+    )
+    notify(
+        "application.withdrawn",
+        told,
+        obj=application,
+        data=application_data(application, reason=reason),
+        key=f"application-{application.id}-withdrawn",
     )
 
 

@@ -23,6 +23,7 @@ from ..core.database import utcnow
 from ..core.errors import DomainError
 from ..core.i18n import valid_timezone
 from ..extensions import db
+from . import labels
 from .models import Call, CallOffering, CallStatus, DocumentKind, Term
 
 __all__ = ["ValidationFailed"]
@@ -653,7 +654,33 @@ def _move(old, new, condition, now):
             actor=None,
             details={"status": [old.value, new.value], "by": "schedule"},
         )
+        if new is CallStatus.OPEN:
+            _announce(db.session.get(Call, call_id))
     return len(ids)
+
+
+def _announce(call):
+    """Tell the students that a call has opened (in the same transaction as the opening)."""
+    from ..accounts.models import Role, User, UserRole
+    from ..notifications.events import notify
+
+    students = db.session.scalars(
+        sa.select(User)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == Role.STUDENT, User.active.is_(True))
+        .order_by(User.id)
+    ).all()
+    notify(
+        "call.opened",
+        students,
+        obj=call,
+        data={
+            "call": call.title,
+            "path": f"/calls/{call.id}",
+            "deadline": labels.call_time(call.closes_at, call.timezone),
+        },
+        key=f"call-{call.id}-opened",
+    )
 
 
 def advance_calls(now: datetime):

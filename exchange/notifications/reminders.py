@@ -31,6 +31,16 @@ events.declare(
     "Your application to %(call)s is not submitted; the call closes %(deadline)s",
 )
 events.declare(
+    "call.opened",
+    "call_opened",
+    "A new call is open: %(call)s (until %(deadline)s)",
+)
+events.declare(
+    "application.withdrawn",
+    "application_withdrawn",
+    "%(student)s withdrew the application to %(call)s",
+)
+events.declare(
     "reminder.step_overdue",
     "reminder_step_overdue",
     "Overdue: the application of %(student)s waits for your decision since %(since)s",
