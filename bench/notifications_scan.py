@@ -66,10 +66,10 @@ def seed_history(conn, size, now):
     )
     conn.execute(
         sa.text(
-            "INSERT INTO application_steps (application_id, round, position, unit_id, status,"
+            "INSERT INTO application_steps (application_id, round, position, unit_id, restart_from, status,"
             " name, rule, time_limit_days, rejection_ends, may_return, activated_at, due_at,"
             " decided_at, decision)"
-            " SELECT id, 1, 1, unit_id, 'approved', 'International office',"
+            " SELECT id, 1, 1, unit_id, 'first_step', 'approved', 'International office',"
             " 'international_office', 7, true, true, :old, :old, :old, 'approve'"
             " FROM applications"
         ),
@@ -116,9 +116,9 @@ def seed_due(conn, first_student, now):
     overdue = applications(OVERDUE, "submitted", DRAFTS, now - timedelta(days=10))
     conn.execute(
         sa.text(
-            "INSERT INTO application_steps (application_id, round, position, unit_id, status,"
+            "INSERT INTO application_steps (application_id, round, position, unit_id, restart_from, status,"
             " name, rule, time_limit_days, rejection_ends, may_return, activated_at, due_at)"
-            " SELECT a.id, 1, 1, a.unit_id, 'waiting', 'International office',"
+            " SELECT a.id, 1, 1, a.unit_id, 'first_step', 'waiting', 'International office',"
             " 'international_office', 7, true, true, :activated, :due"
             " FROM applications a WHERE a.id = ANY(:ids)"
         ),
@@ -127,10 +127,10 @@ def seed_due(conn, first_student, now):
     recent = applications(RECENT, "in_review", DRAFTS + OVERDUE, now - timedelta(hours=5))
     conn.execute(
         sa.text(
-            "INSERT INTO application_steps (application_id, round, position, unit_id, status,"
+            "INSERT INTO application_steps (application_id, round, position, unit_id, restart_from, status,"
             " name, rule, time_limit_days, rejection_ends, may_return, activated_at, due_at,"
             " decided_at, decision)"
-            " SELECT a.id, 1, 1, a.unit_id, 'approved', 'Advisor', 'unit_advisor', 7, true,"
+            " SELECT a.id, 1, 1, a.unit_id, 'first_step', 'approved', 'Advisor', 'unit_advisor', 7, true,"
             " true, :at, :due, :decided, 'approve' FROM applications a WHERE a.id = ANY(:ids)"
         ),
         {
