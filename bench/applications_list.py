@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from common import DEFAULT_URL, gunicorn, login_cookie, make_app, scratch_database, wrk
+from seeding import batches, insert, partners_and_agreements
 
 COORDINATOR = ("bench-coordinator@example.edu", "bench-password-1")
 STATUSES = {  # share of applications, in per cent
@@ -42,28 +43,14 @@ def pages(call_id, partner_id):
     }
 
 
-def _batches(rows, size=5000):
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
 def seed(app, rng, count):
     """Everything by Core bulk inserts, ids taken back with RETURNING."""
     from exchange.accounts import operations as accounts
     from exchange.accounts.models import Role, StudentProfile, Unit, User
     from exchange.applications.models import Application, ApplicationChoice, Document
     from exchange.calls.models import Call, CallOffering
-    from exchange.catalogue.models import Agreement, Partner
+    from exchange.catalogue.models import Agreement
     from exchange.extensions import db
-
-    def insert(model, rows):
-        ids = []
-        for batch in _batches(rows):
-            result = db.session.execute(
-                sa.insert(model).returning(model.id, sort_by_parameter_order=True), batch
-            )
-            ids += result.scalars().all()
-        return ids
 
     now = datetime.now(UTC)
     with app.app_context():
@@ -78,42 +65,7 @@ def seed(app, rng, count):
                 for i in range(100)
             ],
         )
-        partner_ids = insert(
-            Partner,
-            [
-                {
-                    "name": f"Partner University {i:03d}",
-                    "name_key": f"partner university {i:03d}",
-                    "country": rng.choice(["DE", "FR", "JP", "US", "GB", "IT", "KR", "AU"]),
-                    "languages": "en",
-                    "search_text": f"partner university {i:03d}",
-                    "status": "active",
-                }
-                for i in range(150)
-            ],
-        )
-        agreement_ids = insert(
-            Agreement,
-            [
-                {
-                    "partner_id": partner_ids[i % len(partner_ids)],
-                    "code": f"IIA-2026-{i:03d}",
-                    "type": "bilateral",
-                    "status": "active",
-                    "first_academic_year": 2024,
-                    "last_academic_year": 2030,
-                    "places_per_year": rng.randint(1, 6),
-                    "months_per_mobility": 5,
-                    "all_units": True,
-                    "bachelor": True,
-                    "master": True,
-                    "doctoral": False,
-                    "subject_areas": "0613",
-                    "min_gpa_scale": Decimal("4"),
-                }
-                for i in range(200)
-            ],
-        )
+        agreement_ids = partners_and_agreements(rng)
         call_id = insert(
             Call,
             [
@@ -149,7 +101,7 @@ def seed(app, rng, count):
                 for i in range(count)
             ],
         )
-        for batch in _batches(student_ids):
+        for batch in batches(student_ids):
             db.session.execute(
                 sa.insert(StudentProfile),
                 [
@@ -207,9 +159,9 @@ def seed(app, rng, count):
                         "uploaded_by_id": row["student_id"],
                     }
                 )
-        for batch in _batches(choices):
+        for batch in batches(choices):
             db.session.execute(sa.insert(ApplicationChoice), batch)
-        for batch in _batches(documents):
+        for batch in batches(documents):
             db.session.execute(sa.insert(Document), batch)
         db.session.commit()
         # The most chosen partner: the heaviest partner filter.

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from common import DEFAULT_URL, gunicorn, login_cookie, make_app, scratch_database, wrk
+from seeding import batches, insert, partners_and_agreements
 
 ADVISOR = ("bench-advisor@example.edu", "bench-password-1")
 COORDINATOR = ("bench-coordinator@example.edu", "bench-password-1")
@@ -41,11 +42,6 @@ def pages():
             "office: overdue, page 5": "/approvals/?overdue=1&page=5",
         },
     }
-
-
-def _batches(rows, size=5000):
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
 
 
 def seed(app, rng, count):
@@ -73,20 +69,10 @@ def seed(app, rng, count):
         StepStatus,
     )
     from exchange.calls.models import Call, CallOffering
-    from exchange.catalogue.models import Agreement, Partner
     from exchange.extensions import db
 
-    def insert(model, rows):
-        ids = []
-        for batch in _batches(rows):
-            result = db.session.execute(
-                sa.insert(model).returning(model.id, sort_by_parameter_order=True), batch
-            )
-            ids += result.scalars().all()
-        return ids
-
     def insert_plain(model, rows):
-        for batch in _batches(rows):
+        for batch in batches(rows):
             db.session.execute(sa.insert(model), batch)
 
     now = datetime.now(UTC)
@@ -145,42 +131,7 @@ def seed(app, rng, count):
                 }
             ],
         )[0]
-        partner_ids = insert(
-            Partner,
-            [
-                {
-                    "name": f"Partner University {i:03d}",
-                    "name_key": f"partner university {i:03d}",
-                    "country": rng.choice(["DE", "FR", "JP", "US", "GB", "IT", "KR", "AU"]),
-                    "languages": "en",
-                    "search_text": f"partner university {i:03d}",
-                    "status": "active",
-                }
-                for i in range(150)
-            ],
-        )
-        agreement_ids = insert(
-            Agreement,
-            [
-                {
-                    "partner_id": partner_ids[i % len(partner_ids)],
-                    "code": f"IIA-2026-{i:03d}",
-                    "type": "bilateral",
-                    "status": "active",
-                    "first_academic_year": 2024,
-                    "last_academic_year": 2030,
-                    "places_per_year": rng.randint(1, 6),
-                    "months_per_mobility": 5,
-                    "all_units": True,
-                    "bachelor": True,
-                    "master": True,
-                    "doctoral": False,
-                    "subject_areas": "0613",
-                    "min_gpa_scale": Decimal("4"),
-                }
-                for i in range(200)
-            ],
-        )
+        agreement_ids = partners_and_agreements(rng)
         call_ids = insert(
             Call,
             [
