@@ -640,7 +640,7 @@ def test_staff_index_shows_every_call_with_counts(staff_client):
     assert "Counted call" in html and "Draft one" in html
     row = html[html.index("Counted call") :].split("</tr>")[0]
     assert "6 places" in row and ">3</span>" in row
-    assert "draft 1" in row and "submitted 2" in row
+    assert "Draft 1" in row and "Submitted 2" in row
 
 
 def test_staff_call_page_has_the_actions(staff_client, app):
