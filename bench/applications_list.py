@@ -6,7 +6,6 @@ server, and SQL statements per page.
     .venv/bin/python bench/applications_list.py [--database-url URL] [--seconds 15]
 """
 
-import argparse
 import random
 import re
 import tempfile
@@ -15,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from common import DEFAULT_URL, gunicorn, login_cookie, make_app, scratch_database, wrk
+from common import gunicorn, login_cookie, make_app, page_bench_arguments, scratch_database, wrk
 from seeding import batches, insert, partners_and_agreements
 
 COORDINATOR = ("bench-coordinator@example.edu", "bench-password-1")
@@ -227,13 +226,7 @@ def statements_per_page(app, paths):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--applications", type=int, default=50_000)
-    parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--keep", action="store_true")
-    args = parser.parse_args()
+    args = page_bench_arguments(__doc__)
     rng = random.Random(20261126)
     with (
         tempfile.TemporaryDirectory() as tmp,

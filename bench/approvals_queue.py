@@ -7,7 +7,6 @@ an advisor of one unit and of a coordinator vs the trivial /livez endpoint of th
     .venv/bin/python bench/approvals_queue.py [--database-url URL] [--seconds 15]
 """
 
-import argparse
 import random
 import re
 import tempfile
@@ -16,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from common import DEFAULT_URL, gunicorn, login_cookie, make_app, scratch_database, wrk
+from common import gunicorn, login_cookie, make_app, page_bench_arguments, scratch_database, wrk
 from seeding import batches, insert, partners_and_agreements
 
 ADVISOR = ("bench-advisor@example.edu", "bench-password-1")
@@ -356,13 +355,7 @@ def statements_per_page(app, user, paths):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--applications", type=int, default=50_000)
-    parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--keep", action="store_true")
-    args = parser.parse_args()
+    args = page_bench_arguments(__doc__)
     rng = random.Random(20261126)
     with (
         tempfile.TemporaryDirectory() as tmp,

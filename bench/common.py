@@ -179,3 +179,16 @@ def wrk(url, cookie=None, seconds=15, connections=8, threads=2):
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = int(non2xx.group(1)) if non2xx else 0
     return {"rps": rps, "requests": requests, "p50": p50, "p99": p99, "errors": errors}
+
+
+def page_bench_arguments(description):
+    """The options of the page benchmarks that seed applications and load them under wrk."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--applications", type=int, default=50_000)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--keep", action="store_true")
+    return parser.parse_args()

@@ -406,29 +406,24 @@ def _set_status(application, status, actor, action, comment, now):
     )
 
 
+ENDINGS = {  # decision -> (status, timeline action, notification kind)
+    Decision.RETURN: (ApplicationStatus.RETURNED, "returned", "application.returned"),
+    Decision.REJECT: (ApplicationStatus.REJECTED, "rejected", "application.rejected"),
+}
+
+
 def _move_on(step, application, decision, comment, actor, now):
     context = {"application": application, "step": step, "comment": comment}
-    if decision is Decision.RETURN:
+    if decision is Decision.RETURN or (decision is Decision.REJECT and step.rejection_ends):
+        status, action, kind = ENDINGS[decision]
         _cancel_rest(step)
-        _set_status(application, ApplicationStatus.RETURNED, actor, "returned", comment, now)
+        _set_status(application, status, actor, action, comment, now)
         events.notify(
-            "application.returned",
+            kind,
             [application.student],
             obj=application,
             data=events.application_data(application, step),
-            key=f"step-{step.id}-returned",
-            context=context,
-        )
-        return
-    if decision is Decision.REJECT and step.rejection_ends:
-        _cancel_rest(step)
-        _set_status(application, ApplicationStatus.REJECTED, actor, "rejected", comment, now)
-        events.notify(
-            "application.rejected",
-            [application.student],
-            obj=application,
-            data=events.application_data(application, step),
-            key=f"application-{application.id}-rejected-r{step.round}",
+            key=f"step-{step.id}-{action}",
             context=context,
         )
         return
