@@ -2,7 +2,6 @@
 page in a fixed number of statements whatever the number of rows, the counts per status, and
 the rows of the export, streamed."""
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,7 +15,7 @@ from ..calls.models import Call, CallOffering
 from ..catalogue.formats import neutralise
 from ..catalogue.models import Agreement, Partner
 from ..catalogue.queries import catalogue_cache
-from ..core.cache import VersionedCache
+from ..core.cache import LRUCache, VersionedCache
 from ..extensions import db
 from .labels import STATUS_COLOURS, STATUS_LABELS  # noqa: F401 - used by the views
 from .models import Application, ApplicationChoice, ApplicationStatus, Document
@@ -295,15 +294,11 @@ class ApplicationRow:
 
 # Counting a call's applications per status reads every one of them (an index-only scan on
 # PostgreSQL, yet ~50k rows for a big call), so counts are kept per call and filters under the
-# call's freshness token: the latest `updated_at` of its applications, which every insert and
-# every change of an application row moves (status, unit, ...). Changes that leave the
-# application row alone (a student renaming themself, a draft's choices), or a transaction
-# that commits an older `updated_at` after a newer one, reach the counts within TTL seconds.
-# The rows of the table are always read fresh.
-# The filter options (the call's offerings) are kept likewise, under the catalogue's version
-# (partner names, agreement codes) and the number and highest id of the call's offerings.
-list_cache = VersionedCache("application_lists", maxsize=1024)
-TTL = 30
+# version of the casework (exchange.models: any committed write to applications, people or
+# calls gives a new one). The filter options (the call's offerings with partner names and
+# agreement codes) are kept under that and the catalogue's version.
+list_cache = LRUCache(maxsize=1024)
+VersionedCache.dependants.append(list_cache)
 
 
 @dataclass(frozen=True)
@@ -316,29 +311,19 @@ class CallRef:
 
 
 def load_call(call_id):
-    """What the list needs of the call, with its freshness tokens, in one statement (None if
-    there is no such call)."""
-
-    def of_call(model, column):
-        return sa.select(column).where(model.call_id == Call.id).correlate(Call).scalar_subquery()
+    """What the list needs of the call, with its freshness tokens (None if there is no such
+    call)."""
+    from ..models import casework
 
     row = db.session.execute(
-        sa.select(
-            Call.id,
-            Call.title,
-            Call.max_choices,
-            of_call(Application, sa.func.max(Application.updated_at)),
-            of_call(CallOffering, sa.func.count(CallOffering.id)),
-            of_call(CallOffering, sa.func.max(CallOffering.id)),
-        ).where(Call.id == call_id)
+        sa.select(Call.id, Call.title, Call.max_choices).where(Call.id == call_id)
     ).first()
     if row is None:
         return None
-    bucket = int(time.time() // TTL)
     return CallRef(
-        *row[:3],
-        counts_token=(row[3], bucket),
-        options_token=(catalogue_cache.version(), row[4], row[5], bucket),
+        *row,
+        counts_token=(casework.version(),),
+        options_token=(catalogue_cache.version(), casework.version()),
     )
 
 
@@ -355,7 +340,7 @@ def status_counts(call: CallRef, f: ApplicationFilters):
         return dict(rows.all())
 
     key = ("counts", call.id, f.unit, f.choice, f.partner, f.first_choice, f.q.lower())
-    return list_cache.get_or_set(key, count, version=call.counts_token)
+    return list_cache.get_or_set((call.counts_token, key), count)
 
 
 def application_page(call: CallRef, f: ApplicationFilters):
@@ -407,7 +392,7 @@ def filter_options(call: CallRef):
             "offering_partner": offering_partner,
         }
 
-    return list_cache.get_or_set(("options", call.id), load, version=call.options_token)
+    return list_cache.get_or_set((call.options_token, "options", call.id), load)
 
 
 # --- export ------------------------------------------------------------------------------------

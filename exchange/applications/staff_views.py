@@ -18,6 +18,7 @@ from ..accounts.models import Role
 from ..catalogue.queries import catalogue_cache, units
 from ..core import audit, spreadsheets
 from ..core.database import utcnow
+from ..core.pages import cached_page
 from ..core.security import roles_required
 from ..extensions import db
 from . import lists
@@ -31,9 +32,8 @@ def _options(key, items, version):
     """The <option>s of a filter, rendered once per version of what they list (a big call
     has hundreds); the chosen one is marked per page."""
     html = lists.list_cache.get_or_set(
-        ("options_html", *key),
+        (version, "options_html", *key),
         lambda: Markup("").join(OPTION.format(value, label) for value, label in items),
-        version=version,
     )
 
     def chosen(value):
@@ -62,6 +62,7 @@ def _call_and_filters(call_id):
 
 @bp.get("/<int:call_id>/applications")
 @roles_required(*STAFF)
+@cached_page
 def index(call_id):
     call, options, filters = _call_and_filters(call_id)
     # Translated once per page rather than once per row.

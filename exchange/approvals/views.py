@@ -16,9 +16,11 @@ from ..admin.forms import ConfirmForm
 from ..applications.models import Application
 from ..applications.operations import can_view
 from ..core.database import utcnow
+from ..core.pages import cached_page, valid_until
 from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
+from ..models import casework
 from . import operations as ops
 from . import queue as queries
 from .models import ApplicationStep, Decision, StepStatus
@@ -59,7 +61,10 @@ def approvals_waiting():
     if not current_user.is_authenticated or not current_user.has_role(*APPROVER_ROLES):
         return 0
     if "approvals_waiting" not in g:
-        g.approvals_waiting = queries.count_waiting(current_user, _today())
+        user, today = current_user._get_current_object(), _today()
+        g.approvals_waiting = casework.get_or_set(
+            ("approvals_waiting", user.id, today), lambda: queries.count_waiting(user, today)
+        )
     return g.approvals_waiting
 
 
@@ -106,16 +111,20 @@ def _day_labels():
 
 @bp.get("/")
 @roles_required(*APPROVER_ROLES)
+@cached_page
 def queue():
     filters = queries.QueueFilters.from_args(request.args)
     sort = queries.read_sort(request.args.get("sort"))
+    now = utcnow()
     page = queries.queue_for(
         current_user,
-        today=_today(),
+        now=now,
+        today=now.date(),
         sort=sort,
         page=queries.read_page(request.args.get("page")),
         filters=filters,
     )
+    valid_until(queries.changes_at(page.rows, now))
     if page.waiting_total is not None:
         g.approvals_waiting = page.waiting_total  # the badge needs no statement of its own
     waiting_label, due_label = _day_labels()

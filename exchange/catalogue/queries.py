@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from ..accounts.models import Unit
 from ..calls.models import Call, CallOffering, CallStatus
 from ..core.audit import AuditEvent
-from ..core.cache import VersionedCache, bump_on_flush
+from ..core.cache import VersionedCache, bump_on_write
 from ..core.database import utcnow
 from ..extensions import db
 from . import reference
@@ -310,7 +310,7 @@ class PartnerView:
 
 
 catalogue_cache = VersionedCache("catalogue", maxsize=4096)
-bump_on_flush("catalogue", Partner, Agreement, PartnerContact, Unit, Call, CallOffering)
+bump_on_write("catalogue", Partner, Agreement, PartnerContact, Unit, Call, CallOffering)
 
 
 def catalogue_page(filters: CatalogueFilters, student: StudentFacts | None = None):

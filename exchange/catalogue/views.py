@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from ..accounts.models import Role, Unit
 from ..admin.forms import ConfirmForm
 from ..core.errors import DomainError
+from ..core.pages import cached_page
 from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
@@ -32,6 +33,7 @@ def _units():
 
 @bp.get("/")
 @login_required
+@cached_page
 def index():
     staff = is_staff()
     student = student_facts()
@@ -50,6 +52,7 @@ def index():
 
 @bp.get("/partners/<int:partner_id>")
 @login_required
+@cached_page
 def partner(partner_id):
     staff = is_staff()
     page = queries.partner_page(partner_id, staff=staff)

@@ -1,7 +1,7 @@
 """An in-process cache for read-mostly data that is invalidated by a version number.
 
 Each cached value is stored under (version, key). The version is a counter in the database that
-a write bumps in the same transaction (see `bump_on_flush`), so every worker process sees a
+a write bumps in the same transaction (see `bump_on_write`), so every worker process sees a
 change at its next request: there is no stale read and no cross-process invalidation to get
 wrong. Old versions simply age out of the LRU.
 """
@@ -33,6 +33,20 @@ class LRUCache:
         self._data = OrderedDict()
         self._lock = threading.Lock()
 
+    def get(self, key):
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key, value):
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
     def get_or_set(self, key, compute):
         with self._lock:
             if key in self._data:
@@ -53,6 +67,8 @@ class LRUCache:
 
 class VersionedCache:
     instances = []
+    # Other process-local caches kept under these versions (core.pages), emptied with them.
+    dependants = []
 
     def __init__(self, name, maxsize=2048):
         VersionedCache.instances.append(self)
@@ -102,27 +118,73 @@ class VersionedCache:
     @classmethod
     def clear_all(cls):
         """Tests roll versions back; production never does, so only tests call this."""
-        for cache in cls.instances:
+        for cache in (*cls.instances, *cls.dependants):
             cache.clear()
 
+    @classmethod
+    def all_versions(cls):
+        return tuple(cache.version() for cache in cls.instances)
 
-def bump_on_flush(cache_name, *model_classes):
-    """Bump `cache_name`'s version in any flush that writes one of `model_classes`."""
 
-    @event.listens_for(Session, "before_flush")
-    def _bump(session, _flush_context, _instances):
-        changed = (*session.new, *session.dirty, *session.deleted)
-        if not any(isinstance(obj, model_classes) for obj in changed):
-            return
-        if session.info.get(f"bumped_{cache_name}") is session.get_transaction():
-            return  # once per transaction is enough
-        updated = session.execute(
-            sa.update(CacheVersion)
-            .where(CacheVersion.name == cache_name)
-            .values(version=CacheVersion.version + 1)
-        ).rowcount
-        if not updated:
-            session.execute(sa.insert(CacheVersion).values(name=cache_name, version=1))
-        session.info[f"bumped_{cache_name}"] = session.get_transaction()
+# Which caches a write to each table makes stale: table name -> cache names.
+_WATCHED: dict[str, set[str]] = {}
+_WRITTEN = "written_caches"
 
-    return _bump
+
+def bump_on_write(cache_name, *model_classes):
+    """Bump `cache_name`'s version when a transaction that wrote one of `model_classes`
+    commits, whether the write was an ORM flush or an INSERT/UPDATE/DELETE statement run
+    through the session.
+
+    The bump is the last statement before COMMIT: its row lock is held for the commit alone,
+    and as its holder asks for no other lock it cannot take part in a deadlock. A reader that
+    sees the new version sees the data it stands for (same transaction); a reader that saw the
+    old version and then newer data keeps that data under the old version, which the next
+    request no longer asks for."""
+    for model in model_classes:
+        _WATCHED.setdefault(model.__table__.name, set()).add(cache_name)
+
+
+def _note(session, table_name):
+    names = _WATCHED.get(table_name)
+    if names:
+        session.info.setdefault(_WRITTEN, set()).update(names)
+
+
+@event.listens_for(Session, "before_flush")
+def _note_flush(session, _flush_context, _instances):
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        _note(session, getattr(obj, "__tablename__", None))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement(state):
+    if state.is_insert or state.is_update or state.is_delete:
+        _note(state.session, state.statement.table.name)
+
+
+@event.listens_for(Session, "before_commit")
+def _bump_written(session):
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # pending objects are flushed after this hook: note them now
+    names = session.info.pop(_WRITTEN, None)
+    for name in sorted(names or ()):  # one order for everyone
+        session.execute(_upsert(session, name))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_written(session, transaction):
+    if transaction.parent is None:  # rolled back (a commit has taken the names already)
+        session.info.pop(_WRITTEN, None)
+
+
+def _upsert(session, name):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(CacheVersion).values(name=name, version=1)
+    return stmt.on_conflict_do_update(
+        index_elements=[CacheVersion.name], set_={"version": CacheVersion.version + 1}
+    )
