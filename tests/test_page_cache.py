@@ -215,3 +215,13 @@ def test_the_page_cache_keeps_to_its_budget_and_drops_expired_pages():
     assert cache.get("e", now=100) is None  # expired
     cache.put("huge", "h" * 300, expires=200, budget=1000)  # over a quarter: not kept
     assert cache.get("huge", now=50) is None
+
+
+def test_a_user_without_a_language_of_their_own_gets_the_page_in_the_browsers(app, listed):
+    user = coordinator(locale=None)
+    office = client_for(app, user)
+    path = url(listed["call"])
+    chinese = office.get(path, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    english = office.get(path, headers={"Accept-Language": "en-GB,en;q=0.8"})
+    assert '<html lang="zh-Hans-CN">' in chinese.get_data(as_text=True)
+    assert '<html lang="en">' in english.get_data(as_text=True)

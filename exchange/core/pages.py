@@ -24,11 +24,10 @@ from datetime import datetime
 
 from flask import current_app, g, make_response, request, session
 from flask.globals import request_ctx
-from flask_babel import get_locale, get_timezone
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from .cache import VersionedCache
+from .cache import LRUCache, VersionedCache
 
 # Random per process, so that no stored text can carry the placeholder into a page.
 _PLACEHOLDER = f"csrf-{secrets.token_hex(12)}"
@@ -97,15 +96,41 @@ def _badges():
 
 
 def _key():
+    """What the page shows depends on. The user's own settings (language, time zone, roles,
+    units, profile) are in the users' tables, whose writes move the casework version: the
+    user's id and the versions stand for them. The browser's languages count only for a user
+    who chose none."""
+    user = current_user
+    browser = None
+    if user.locale not in current_app.config["LANGUAGES"]:
+        browser = request.headers.get("Accept-Language")
     return (
         request.endpoint,
         request.full_path,
-        current_user.id,
-        str(get_locale()),
-        str(get_timezone()),
+        user.id,
+        browser,
         _badges(),
         VersionedCache.all_versions(),
     )
+
+
+_signed_tokens = LRUCache(maxsize=4096)
+VersionedCache.dependants.append(_signed_tokens)
+
+
+def _csrf_token():
+    """The session's CSRF token, signed once per session and process rather than per page:
+    with no time limit (WTF_CSRF_TIME_LIMIT = None) a signed token is good for as long as its
+    session."""
+    raw = session.get("csrf_token")
+    if raw is None or current_app.config["WTF_CSRF_TIME_LIMIT"] is not None:
+        return generate_csrf()
+    token = _signed_tokens.get(raw)
+    if token is None:
+        token = generate_csrf()
+        _signed_tokens.put(raw, token)
+    g.csrf_token = token
+    return token
 
 
 def _cacheable():
@@ -131,14 +156,14 @@ def cached_page(view):
         now = time.time()
         body = pages.get(key, now)
         if body is not None:
-            return body.replace(_PLACEHOLDER, generate_csrf())
+            return body.replace(_PLACEHOLDER, _csrf_token())
         g.csrf_token = _PLACEHOLDER  # what Flask-WTF hands out while rendering
         g.page_valid_until = None
         try:
             response = make_response(view(*args, **kwargs))
         finally:
             g.pop("csrf_token", None)
-        token = generate_csrf()
+        token = _csrf_token()
         if response.direct_passthrough:
             return response
         body = response.get_data(as_text=True)
