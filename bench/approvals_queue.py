@@ -2,7 +2,8 @@
 (150,000 steps: the unit's advisor, the unit's dean, the international office; ~half of them
 still in review) in 100 units, on PostgreSQL under gunicorn. Requests/s of the queue page of
 an advisor of one unit and of a coordinator vs the trivial /livez endpoint of the same server
-(and, for scale, the small /home page), and SQL statements per page.
+(and, for scale, the small /home page), and SQL statements and in-process time per page, served
+as a kept page and rendered.
 
     .venv/bin/python bench/approvals_queue.py [--database-url URL] [--seconds 15]
 """
@@ -325,8 +326,9 @@ LAST = ["Zhang", "Smith", "Wang", "Müller", "Liu", "Rossi", "Sato", "Kim", "Che
 
 
 def statements_per_page(app, user, paths):
-    """SQL statements of each page (and their text), with the time of one request in the
-    test client."""
+    """Per page: the SQL statements and the time of one request in the test client, served
+    as a kept page (core.pages) and rendered (the kept page dropped, data caches warm)."""
+    from exchange.core.pages import pages as kept_pages
     from exchange.extensions import db
 
     client = app.test_client()
@@ -338,19 +340,25 @@ def statements_per_page(app, user, paths):
     counts = {}
     for label, path in paths.items():
         client.get(path)
-        seen = []
+        figures = []
+        for drop in (False, True):
+            if drop:
+                kept_pages.clear()
+            seen = []
 
-        def listener(_conn, _cursor, statement, *_args, seen=seen, **_kwargs):
-            seen.append(statement)
+            def listener(_conn, _cursor, statement, *_args, seen=seen, **_kwargs):
+                seen.append(statement)
 
-        sa.event.listen(engine, "before_cursor_execute", listener)
-        started = time.perf_counter()
-        resp = client.get(path)
-        elapsed = time.perf_counter() - started
-        sa.event.remove(engine, "before_cursor_execute", listener)
-        assert resp.status_code == 200, (path, resp.status_code)
+            sa.event.listen(engine, "before_cursor_execute", listener)
+            started = time.perf_counter()
+            resp = client.get(path)
+            elapsed = time.perf_counter() - started
+            sa.event.remove(engine, "before_cursor_execute", listener)
+            assert resp.status_code == 200, (path, resp.status_code)
+            figures.append((len(seen), elapsed))
         rows = resp.get_data(as_text=True).count('data-testid="queue-row"')
-        counts[label] = (len(seen), elapsed, rows)
+        (kept, kept_s), (rendered, rendered_s) = figures
+        counts[label] = (f"{kept}/{rendered}", f"{kept_s * 1000:.1f}/{rendered_s * 1000:.1f}", rows)
     return counts
 
 
@@ -378,11 +386,11 @@ def main():
             trivial = wrk(base + "/livez", seconds=args.seconds)
             print(
                 f"\n{'page':26} {'req/s':>8} {'ratio':>7} {'p50':>9} {'p99':>9} "
-                f"{'SQL':>4} {'rows':>5} {'1 req':>8}"
+                f"{'SQL kept/rendered':>17} {'rows':>5} {'ms kept/rendered':>16}"
             )
             print(
                 f"{'/livez (trivial)':26} {trivial['rps']:8.0f} {'100%':>7} "
-                f"{trivial['p50']:>9} {trivial['p99']:>9} {0:>4}"
+                f"{trivial['p50']:>9} {trivial['p99']:>9} {0:>17}"
             )
             for user, paths in pages().items():
                 cookie = login_cookie(base, *user)
@@ -393,8 +401,7 @@ def main():
                     count, elapsed, rows = statements[label]
                     print(
                         f"{label:26} {r['rps']:8.0f} {r['rps'] / trivial['rps']:7.0%} "
-                        f"{r['p50']:>9} {r['p99']:>9} {count:>4} {rows:>5} "
-                        f"{elapsed * 1000:6.1f}ms"
+                        f"{r['p50']:>9} {r['p99']:>9} {count:>17} {rows:>5} {elapsed:>16}"
                     )
 
 

@@ -52,6 +52,8 @@ def bench_env(database_url, tmp):
         "RATELIMIT_STORAGE_URI": "memory://",
         "LOGIN_LIMIT_PER_ADDRESS": "100000 per minute",
         "EXCHANGE_INSTANCE_DIR": str(tmp),
+        # BENCH_PAGE_CACHE_MB=0: every page rendered, none kept (core.pages)
+        "PAGE_CACHE_MB": os.environ.get("BENCH_PAGE_CACHE_MB", "32"),
     }
 
 
