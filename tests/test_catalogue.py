@@ -96,6 +96,18 @@ def test_free_text_search_covers_names_in_any_script_city_and_domain(student_cli
     assert names(html) == []  # % is searched literally, not as a wildcard
 
 
+def test_saving_the_same_languages_in_another_order_changes_nothing():
+    from exchange.catalogue.operations import PartnerData, save_partner
+
+    data = dict(name="Helsinki U", country="FI", hei_id="helsinki.fi")
+    partner, _ = save_partner(None, PartnerData(**data, languages=["fi", "en"]), actor=None)
+    # An edit form lists languages in its own order: that is no change to record.
+    _, changed = save_partner(partner, PartnerData(**data, languages=["en", "fi"]), actor=None)
+    assert changed == {} and partner.languages == "fi en"
+    _, changed = save_partner(partner, PartnerData(**data, languages=["en"]), actor=None)
+    assert changed == {"languages": ["fi en", "en"]}
+
+
 def test_filters_country_continent_language(student_client):
     AgreementFactory(partner=PartnerFactory(name="Berlin U", country="DE", languages="de en"))
     AgreementFactory(partner=PartnerFactory(name="Tokyo U", country="JP", languages="ja"))

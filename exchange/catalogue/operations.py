@@ -170,6 +170,8 @@ def save_partner(partner, data: PartnerData, *, actor, audit_action=None):
         raise ValidationFailed(problems)
     creating = partner is None
     before = {} if creating else partner_state(partner)
+    if not creating and set(values["languages"].split()) == set(partner.languages.split()):
+        values["languages"] = partner.languages  # the same ones, as a form lists them
     if creating:
         partner = Partner()
         db.session.add(partner)
