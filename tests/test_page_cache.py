@@ -75,6 +75,16 @@ def test_a_committed_write_moves_the_version_and_a_rolled_back_one_does_not(list
     assert version("casework") == before + 2  # a partner is not casework
 
 
+def test_a_savepoint_leaves_the_bump_to_the_transaction_around_it(listed):
+    ann = listed["apps"]["ann"]
+    before = version("casework")
+    with db.session.begin_nested():
+        ann.statement = "Inside a savepoint"
+    assert version("casework") == before  # the row lock waits for the real commit
+    db.session.commit()
+    assert version("casework") == before + 1
+
+
 # --- kept pages ----------------------------------------------------------------------------------
 
 

@@ -165,6 +165,8 @@ def _note_statement(state):
 
 @event.listens_for(Session, "before_commit")
 def _bump_written(session):
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT: the transaction around it commits (and bumps) later, or not
     if session.new or session.dirty or session.deleted:
         session.flush()  # pending objects are flushed after this hook: note them now
     names = session.info.pop(_WRITTEN, None)
