@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from common import gunicorn, login_cookie, make_app, page_bench_arguments, scratch_database, wrk
-from seeding import batches, insert, partners_and_agreements
+from seeding import batches, insert, partners_and_agreements, transcripts
 
 COORDINATOR = ("bench-coordinator@example.edu", "bench-password-1")
 STATUSES = {  # share of applications, in per cent
@@ -144,20 +144,7 @@ def seed(app, rng, count):
                 {"application_id": app_id, "rank": rank, "offering_id": offering}
                 for rank, offering in enumerate(picked, start=1)
             ]
-            for k in range(rng.randint(0, 3)):
-                documents.append(
-                    {
-                        "application_id": app_id,
-                        "kind": "transcript",
-                        "original_name": "transcript.pdf",
-                        "stored_name": f"{app_id}-{k}",
-                        "content_type": "application/pdf",
-                        "size": 1000,
-                        "sha256": "0" * 64,
-                        "uploaded_at": now,
-                        "uploaded_by_id": row["student_id"],
-                    }
-                )
+            documents += transcripts(rng, app_id, row["student_id"], now)
         for batch in batches(choices):
             db.session.execute(sa.insert(ApplicationChoice), batch)
         for batch in batches(documents):

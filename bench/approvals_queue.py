@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from common import gunicorn, login_cookie, make_app, page_bench_arguments, scratch_database, wrk
-from seeding import batches, insert, partners_and_agreements
+from seeding import batches, insert, partners_and_agreements, transcripts
 
 ADVISOR = ("bench-advisor@example.edu", "bench-password-1")
 COORDINATOR = ("bench-coordinator@example.edu", "bench-password-1")
@@ -279,20 +279,7 @@ def seed(app, rng, count):
                         "test_name": "",
                     }
                 )
-            for k in range(rng.randint(0, 3)):
-                documents.append(
-                    {
-                        "application_id": app_id,
-                        "kind": "transcript",
-                        "original_name": "transcript.pdf",
-                        "stored_name": f"{app_id}-{k}",
-                        "content_type": "application/pdf",
-                        "size": 1000,
-                        "sha256": "0" * 64,
-                        "uploaded_at": now,
-                        "uploaded_by_id": row["student_id"],
-                    }
-                )
+            documents += transcripts(rng, app_id, row["student_id"], now)
         for k, step in enumerate(steps):
             step["application_id"] = application_ids[k // 3]
         insert_plain(ApplicationChoice, choices)

@@ -65,3 +65,21 @@ def partners_and_agreements(rng, partners=150, agreements=200):
             for i in range(agreements)
         ],
     )
+
+
+def transcripts(rng, application_id, student_id, now):
+    """0 to 3 uploaded transcripts of an application (rows of application_documents)."""
+    return [
+        {
+            "application_id": application_id,
+            "kind": "transcript",
+            "original_name": "transcript.pdf",
+            "stored_name": f"{application_id}-{k}",
+            "content_type": "application/pdf",
+            "size": 1000,
+            "sha256": "0" * 64,
+            "uploaded_at": now,
+            "uploaded_by_id": student_id,
+        }
+        for k in range(rng.randint(0, 3))
+    ]
