@@ -85,6 +85,22 @@ def test_a_savepoint_leaves_the_bump_to_the_transaction_around_it(listed):
     assert version("casework") == before + 1
 
 
+def test_logging_in_moves_no_version_but_a_change_of_name_does(app, listed):
+    from exchange.accounts.operations import log_in
+
+    user = coordinator(name="Olga Office")
+    db.session.commit()
+    before = version("casework")
+    with app.test_request_context():
+        log_in(user, remember=False)  # writes the login time, which no kept page shows
+    db.session.commit()
+    assert version("casework") == before
+    user.name = "Olga Officer"
+    user.last_login_at = None
+    db.session.commit()
+    assert version("casework") == before + 1
+
+
 # --- kept pages ----------------------------------------------------------------------------------
 
 

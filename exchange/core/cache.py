@@ -128,10 +128,12 @@ class VersionedCache:
 
 # Which caches a write to each table makes stale: table name -> cache names.
 _WATCHED: dict[str, set[str]] = {}
+# Attributes whose change alone makes nothing stale: table name -> attribute names.
+_IGNORED: dict[str, set[str]] = {}
 _WRITTEN = "written_caches"
 
 
-def bump_on_write(cache_name, *model_classes):
+def bump_on_write(cache_name, *model_classes, ignoring=()):
     """Bump `cache_name`'s version when a transaction that wrote one of `model_classes`
     commits, whether the write was an ORM flush or an INSERT/UPDATE/DELETE statement run
     through the session.
@@ -143,6 +145,8 @@ def bump_on_write(cache_name, *model_classes):
     request no longer asks for."""
     for model in model_classes:
         _WATCHED.setdefault(model.__table__.name, set()).add(cache_name)
+    for attribute in ignoring:  # bookkeeping no cached page shows, e.g. User.last_login_at
+        _IGNORED.setdefault(attribute.class_.__table__.name, set()).add(attribute.key)
 
 
 def _note(session, table_name):
@@ -153,8 +157,18 @@ def _note(session, table_name):
 
 @event.listens_for(Session, "before_flush")
 def _note_flush(session, _flush_context, _instances):
-    for obj in (*session.new, *session.dirty, *session.deleted):
+    for obj in (*session.new, *session.deleted):
         _note(session, getattr(obj, "__tablename__", None))
+    for obj in session.dirty:
+        table = getattr(obj, "__tablename__", None)
+        ignored = _IGNORED.get(table)
+        if ignored and _changed(obj) <= ignored:
+            continue
+        _note(session, table)
+
+
+def _changed(obj):
+    return {a.key for a in sa.inspect(obj).attrs if a.history.has_changes()}
 
 
 @event.listens_for(Session, "do_orm_execute")
