@@ -59,3 +59,25 @@ def test_a_user_who_chose_chinese_reads_the_pages_in_chinese(app):
     assert ">Home<" not in html
     pupil = client_for(app, student(locale="en"))
     assert ">Home<" in pupil.get("/home").get_data(as_text=True)
+
+
+def test_a_kept_formatted_time_is_each_readers_own_zone_and_language(app):
+    from datetime import UTC, datetime
+
+    from flask import render_template_string
+    from flask_login import login_user
+
+    moment = datetime(2027, 3, 1, 12, 30, tzinfo=UTC)
+    shown = []
+    for user in (
+        coordinator(timezone="Asia/Shanghai", locale="en"),
+        coordinator(timezone="Europe/Paris", locale="en"),
+        coordinator(timezone="Asia/Shanghai", locale="zh_Hans_CN"),
+        coordinator(timezone="Asia/Shanghai", locale="en"),  # the first one's, kept
+    ):
+        with app.test_request_context():
+            login_user(user)
+            shown.append(render_template_string("{{ t|datetime('short') }}", t=moment))
+    assert shown[0] == shown[3] == "3/1/27, 8:30\u202fPM"
+    assert shown[1] == "3/1/27, 1:30\u202fPM"
+    assert "20:30" in shown[2] and shown[2] != shown[0]

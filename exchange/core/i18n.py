@@ -15,6 +15,8 @@ from flask_babel import (
 )
 from flask_login import current_user
 
+from .cache import LRUCache
+
 
 def select_locale():
     return _locale(_select_locale_name())
@@ -85,6 +87,18 @@ def _translations():
         return known.setdefault(locale, get_translations())
 
 
+# Formatted datetimes by (value, format, locale, zone): a page rendered again after a change
+# shows mostly the same times, and Babel takes ~0.1 ms to format each.
+_formatted = LRUCache(maxsize=20_000)
+
+
+def _format_datetime(value, fmt="medium"):
+    if not value:
+        return ""
+    key = (value, fmt, str(get_locale()), str(get_timezone()))
+    return _formatted.get_or_set(key, lambda: format_datetime(value, fmt))
+
+
 def init_app(app):
     app.extensions["translations_by_locale"] = {}
     app.jinja_env.install_gettext_callables(
@@ -94,7 +108,7 @@ def init_app(app):
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
         newstyle=True,
     )
-    app.jinja_env.filters["datetime"] = lambda v, fmt="medium": format_datetime(v, fmt) if v else ""
+    app.jinja_env.filters["datetime"] = _format_datetime
     app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
     app.jinja_env.filters["decimal"] = lambda v: format_decimal(v) if v is not None else ""
     from .audit import describe
