@@ -7,14 +7,22 @@ server, and SQL statements per page.
 """
 
 import random
-import re
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from common import gunicorn, login_cookie, make_app, page_bench_arguments, scratch_database, wrk
+from common import (
+    gunicorn,
+    login_cookie,
+    make_app,
+    measured_get,
+    page_bench_arguments,
+    scratch_database,
+    test_client_for,
+    wrk,
+)
 from seeding import batches, insert, partners_and_agreements, transcripts
 
 COORDINATOR = ("bench-coordinator@example.edu", "bench-password-1")
@@ -174,17 +182,8 @@ def statements_per_page(app, paths):
     two; and the time of the two exports of the whole list."""
     from exchange.core.cache import VersionedCache
     from exchange.core.pages import pages as kept_pages
-    from exchange.extensions import db
 
-    client = app.test_client()
-    html = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-    client.post(
-        "/login",
-        data={"email": COORDINATOR[0], "password": COORDINATOR[1], "csrf_token": token},
-    )
-    with app.app_context():
-        engine = db.engine
+    client = test_client_for(app, *COORDINATOR)
     figures = {}
     for label, path in paths.items():
         counts, times = [], []
@@ -193,19 +192,9 @@ def statements_per_page(app, paths):
                 VersionedCache.clear_all()
             if step == "rendered":
                 kept_pages.clear()
-            seen = []
-
-            def listener(*_args, seen=seen, **_kwargs):
-                seen.append(1)
-
-            sa.event.listen(engine, "before_cursor_execute", listener)
-            started = time.perf_counter()
-            resp = client.get(path)
-            elapsed = time.perf_counter() - started
-            sa.event.remove(engine, "before_cursor_execute", listener)
-            assert resp.status_code == 200, (path, resp.status_code)
+            resp, statements, elapsed = measured_get(app, client, path)
             assert resp.get_data(as_text=True).count('data-testid="application"') == 50, path
-            counts.append(len(seen))
+            counts.append(statements)
             times.append(elapsed)
         figures[label] = (
             "/".join(map(str, counts)),

@@ -9,14 +9,22 @@ as a kept page and rendered.
 """
 
 import random
-import re
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from common import gunicorn, login_cookie, make_app, page_bench_arguments, scratch_database, wrk
+from common import (
+    gunicorn,
+    login_cookie,
+    make_app,
+    measured_get,
+    page_bench_arguments,
+    scratch_database,
+    test_client_for,
+    wrk,
+)
 from seeding import batches, insert, partners_and_agreements, transcripts
 
 ADVISOR = ("bench-advisor@example.edu", "bench-password-1")
@@ -316,35 +324,15 @@ def statements_per_page(app, user, paths):
     """Per page: the SQL statements and the time of one request in the test client, served
     as a kept page (core.pages) and rendered (the kept page dropped, data caches warm)."""
     from exchange.core.pages import pages as kept_pages
-    from exchange.extensions import db
 
-    client = app.test_client()
-    html = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-    client.post("/login", data={"email": user[0], "password": user[1], "csrf_token": token})
-    with app.app_context():
-        engine = db.engine
+    client = test_client_for(app, *user)
     counts = {}
     for label, path in paths.items():
         client.get(path)
-        figures = []
-        for drop in (False, True):
-            if drop:
-                kept_pages.clear()
-            seen = []
-
-            def listener(_conn, _cursor, statement, *_args, seen=seen, **_kwargs):
-                seen.append(statement)
-
-            sa.event.listen(engine, "before_cursor_execute", listener)
-            started = time.perf_counter()
-            resp = client.get(path)
-            elapsed = time.perf_counter() - started
-            sa.event.remove(engine, "before_cursor_execute", listener)
-            assert resp.status_code == 200, (path, resp.status_code)
-            figures.append((len(seen), elapsed))
+        _resp, kept, kept_s = measured_get(app, client, path)
+        kept_pages.clear()
+        resp, rendered, rendered_s = measured_get(app, client, path)
         rows = resp.get_data(as_text=True).count('data-testid="queue-row"')
-        (kept, kept_s), (rendered, rendered_s) = figures
         counts[label] = (f"{kept}/{rendered}", f"{kept_s * 1000:.1f}/{rendered_s * 1000:.1f}", rows)
     return counts
 

@@ -12,7 +12,17 @@ import tempfile
 from decimal import Decimal
 
 import sqlalchemy as sa
-from common import DEFAULT_URL, ROOT, gunicorn, login_cookie, make_app, scratch_database, wrk
+from common import (
+    DEFAULT_URL,
+    ROOT,
+    gunicorn,
+    login_cookie,
+    make_app,
+    measured_get,
+    scratch_database,
+    test_client_for,
+    wrk,
+)
 
 PAGES = {
     "catalogue (default)": "/catalogue/",
@@ -143,37 +153,18 @@ def seed(app, rng):
 def statements_per_page(app, cookie_user):
     """SQL statements per page: cold (empty caches), a kept page (core.pages), and rendered
     (the kept page dropped, data caches warm)."""
-    import re
-
     from exchange.core.cache import VersionedCache
     from exchange.core.pages import pages as kept_pages
-    from exchange.extensions import db
 
+    client = test_client_for(app, cookie_user, "bench-password-1")
     counts = {}
-    client = app.test_client()
-    html = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-    client.post(
-        "/login", data={"email": cookie_user, "password": "bench-password-1", "csrf_token": token}
-    )
-    with app.app_context():
-        engine = db.engine
     for label, path in PAGES.items():
         VersionedCache.clear_all()
         result = []
         for step in ("cold", "kept", "rendered"):
             if step == "rendered":
                 kept_pages.clear()
-            seen = []
-
-            def listener(*_args, seen=seen, **_kwargs):
-                seen.append(1)
-
-            sa.event.listen(engine, "before_cursor_execute", listener)
-            resp = client.get(path)
-            sa.event.remove(engine, "before_cursor_execute", listener)
-            assert resp.status_code == 200, (path, resp.status_code)
-            result.append(len(seen))
+            result.append(measured_get(app, client, path)[1])
         counts[label] = "/".join(map(str, result))
     return counts
 

@@ -166,6 +166,37 @@ def login_cookie(base, email, password):
     return cookie
 
 
+def test_client_for(app, email, password):
+    """A test client of `app` logged in through the login form."""
+    client = app.test_client()
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    return client
+
+
+def measured_get(app, client, path):
+    """GET `path` in the test client: (response, SQL statements, seconds). Fails unless 200."""
+    from exchange.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    seen = []
+
+    def listener(*_args, **_kwargs):
+        seen.append(1)
+
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    started = time.perf_counter()
+    try:
+        resp = client.get(path)
+    finally:
+        elapsed = time.perf_counter() - started
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    assert resp.status_code == 200, (path, resp.status_code)
+    return resp, len(seen), elapsed
+
+
 def wrk(url, cookie=None, seconds=15, connections=8, threads=2):
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
