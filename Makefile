@@ -7,17 +7,21 @@ FLASK  := $(BIN)/flask --app wsgi
 
 .PHONY: run install install-test test browser-deps lint migrate seed clean translations
 
+# pip speaks only of errors: packaging notices (a build backend's deprecation warnings, index
+# locations that a machine's pip configuration names but lacks) are not the user's business.
+PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip --disable-pip-version-check -qq
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP) install --upgrade pip
 
 # Reinstall when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(PIP) install -e .
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(PIP) install -e '.[test]'
 	@touch $@
 
 install: $(VENV)/.installed
