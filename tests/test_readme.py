@@ -20,9 +20,7 @@ def test_the_readme_counts_the_demo_partners_that_the_seed_adds(app, ctx):
     assert "starts empty: `seed demo` adds no partners" not in README
     assert app.test_cli_runner().invoke(args=["seed", "demo"]).exit_code == 0
     partners = db.session.scalar(sa.select(sa.func.count()).select_from(Partner))
-    with_agreements = db.session.scalar(
-        sa.select(sa.func.count(sa.distinct(Agreement.partner_id)))
-    )
+    with_agreements = db.session.scalar(sa.select(sa.func.count(sa.distinct(Agreement.partner_id))))
     assert partners == with_agreements == int(claim.group(1))
     assert any(call.accepts_applications() for call in db.session.scalars(sa.select(Call)))
 
