@@ -16,10 +16,14 @@ def main():
     port = os.environ.get("PORT", "5000")
     env = dict(os.environ, EXCHANGE_ENV=os.environ.get("EXCHANGE_ENV", "development"))
     env.setdefault("BASE_URL", f"http://127.0.0.1:{port}")
+    # The worker and beat speak of warnings and errors only, without their banners, so that
+    # the address and the logins below stay on screen; LOG_LEVEL=INFO shows every task.
+    level = os.environ.get("LOG_LEVEL", "WARNING")
+    celery = [str(BIN / "celery"), "--quiet", "-A", "worker"]
     commands = {
         "web": [str(BIN / "flask"), "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", port],
-        "worker": [str(BIN / "celery"), "-A", "worker", "worker", "--loglevel=INFO", "--pool=solo"],
-        "beat": [str(BIN / "celery"), "-A", "worker", "beat", "--loglevel=INFO"],
+        "worker": [*celery, "worker", f"--loglevel={level}", "--pool=solo"],
+        "beat": [*celery, "beat", f"--loglevel={level}"],
     }
     procs = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in commands.items()}
     time.sleep(1.5)
