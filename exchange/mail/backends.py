@@ -78,14 +78,17 @@ class _Conversation:
     message_sent = False
 
     def _check_deadline(self):
+        """Shorten the socket's timeout to what is left; True when that cut it."""
         if self.deadline is None:
-            return
+            return False
         left = self.deadline - monotonic()
         if left <= 0:
             # The caller hangs up; smtplib's own clean-ups let this one through.
-            raise smtplib.SMTPServerDisconnected("delivery deadline passed")
-        if self.sock is not None:
-            self.sock.settimeout(min(self.timeout, left))
+            raise smtplib.SMTPServerDisconnected("no answer before the delivery deadline")
+        if self.sock is not None and left < self.timeout:
+            self.sock.settimeout(left)
+            return True
+        return False
 
     def send(self, s):
         self._check_deadline()
@@ -95,8 +98,15 @@ class _Conversation:
             self.message_sent = True
 
     def getreply(self):
-        self._check_deadline()
-        return super().getreply()
+        cut = self._check_deadline()
+        try:
+            return super().getreply()
+        except smtplib.SMTPServerDisconnected as exc:
+            if cut:
+                raise smtplib.SMTPServerDisconnected(
+                    "no answer before the delivery deadline"
+                ) from exc
+            raise
 
 
 class _SMTP(_Conversation, smtplib.SMTP):
