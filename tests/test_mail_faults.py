@@ -143,6 +143,41 @@ def test_worker_killed_while_the_server_is_slow_to_answer_quit_delivers_once(com
         db.session.remove()
 
 
+@pytest.mark.committed(
+    MAIL_DISPATCH="celery", MAIL_BACKEND="smtp", MAIL_TIMEOUT=2, MAIL_AMBIGUOUS_RETRY_SECONDS=900
+)
+def test_worker_killed_before_the_answer_to_data_leaves_a_possibly_delivered_mail(
+    committed_app,
+):
+    """SIGKILL the worker once the server has stored the message but before it answers the
+    end of DATA. When the relay takes the stale claim back, it cannot know whether the server
+    kept the mail: it marks it possibly delivered and leaves it for the longer pause."""
+    app = committed_app
+    with SMTPServer() as smtp, app.app_context():
+        smtp.handler.data_reply_delay = 60
+        user = UserFactory(email="data@example.edu")
+        mail = queue_mail(user, "password_reset", {"link": "https://x/r", "hours": 2})
+        mail_id, queued_id = mail.id, mail.message_id
+        db.session.commit()
+
+        worker = worker_process(app, smtp, mail_timeout=30)
+        try:
+            assert wait_for(lambda: len(smtp.messages) == 1, timeout=60), "nothing was sent"
+        finally:
+            stop(worker, kill=True)
+        time.sleep(stale_claim_age().total_seconds() + 1)
+        db.session.remove()
+        killed_at = utcnow()
+        assert relay() == 0  # not sent again at once
+
+        db.session.remove()
+        row = db.session.get(OutboxMail, mail_id)
+        assert row.status is MailStatus.PENDING and row.possibly_delivered_at is not None
+        assert row.next_attempt_at >= killed_at + timedelta(seconds=900)
+        assert message_ids(smtp) == [queued_id] == [row.message_id]
+        db.session.remove()
+
+
 def test_slow_quit_does_not_hold_back_or_undo_delivery(app, ctx, restore_config):
     user = UserFactory()
     with SMTPServer() as server:

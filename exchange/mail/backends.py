@@ -43,13 +43,14 @@ def build_message(mail):
     return msg
 
 
-def send(msg, accepted, deadline=None):
+def send(msg, accepted, deadline=None, before_message=None):
     """Hand `msg` to the backend and call `accepted()` as soon as the backend holds it (for
-    SMTP: the server's 250 to the end of DATA, before QUIT). `deadline` (time.monotonic()) is
-    when an SMTP conversation must have ended."""
+    SMTP: the server's 250 to the end of DATA, before QUIT). SMTP only: `before_message()` is
+    called when the server has agreed to take the message (354), just before it goes out, and
+    `deadline` (time.monotonic()) is when the conversation must have ended."""
     backend = current_app.config["MAIL_BACKEND"]
     if backend == "smtp":
-        return _send_smtp(msg, accepted, deadline)
+        return _send_smtp(msg, accepted, deadline, before_message)
     if backend == "outbox":
         _send_outbox(msg)
     elif backend == "memory":
@@ -75,6 +76,7 @@ class _Conversation:
     another worker)."""
 
     deadline = None
+    before_message = None
     message_sent = False
 
     def _check_deadline(self):
@@ -92,9 +94,12 @@ class _Conversation:
 
     def send(self, s):
         self._check_deadline()
-        super().send(s)
         # Commands go out as str; only the message itself, ending in CRLF.CRLF, as bytes.
-        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+        message = isinstance(s, bytes) and s.endswith(b"\r\n.\r\n")
+        if message and self.before_message is not None:
+            self.before_message()
+        super().send(s)
+        if message:
             self.message_sent = True
 
     def getreply(self):
@@ -117,13 +122,14 @@ class _SMTP_SSL(_Conversation, smtplib.SMTP_SSL):
     pass
 
 
-def _send_smtp(msg, accepted, deadline):
+def _send_smtp(msg, accepted, deadline, before_message):
     cfg = current_app.config
     timeout = cfg["MAIL_TIMEOUT"]
     if deadline is not None:
         timeout = max(0.001, min(timeout, deadline - monotonic()))
     smtp = (_SMTP_SSL if cfg["MAIL_USE_SSL"] else _SMTP)(timeout=timeout)
     smtp.deadline = deadline
+    smtp.before_message = before_message
     try:
         smtp.connect(cfg["MAIL_SERVER"], cfg["MAIL_PORT"])
         if cfg["MAIL_USE_TLS"] and not cfg["MAIL_USE_SSL"]:

@@ -54,7 +54,12 @@ def deliver(mail_id):
     msg = backends.build_message(mail)
     db.session.commit()  # no transaction stays open while the server is talked to
     try:
-        backends.send(msg, accepted=lambda: _mark_sent(mail), deadline=deadline)
+        backends.send(
+            msg,
+            accepted=lambda: _mark_sent(mail),
+            deadline=deadline,
+            before_message=lambda: _mark_message_started(mail),
+        )
     except backends.AmbiguousMailError as exc:
         return _defer(mail, str(exc), possibly_delivered=True)
     except backends.TemporaryMailError as exc:
@@ -66,6 +71,13 @@ def deliver(mail_id):
         log.warning("mail %s refused permanently: %s", mail_id, exc)
         return Outcome("failed")
     return Outcome("sent")
+
+
+def _mark_message_started(mail):
+    """Record that the message itself is going out: should this worker die before the server's
+    answer, the relay treats the attempt as possibly delivered."""
+    mail.message_started_at = utcnow()
+    db.session.commit()
 
 
 def _mark_sent(mail):
@@ -104,14 +116,24 @@ def relay(limit=500):
     from .dispatch import hand_over
 
     now = utcnow()
+    stale = (
+        OutboxMail.status == MailStatus.SENDING,
+        OutboxMail.claimed_at < now - stale_claim_age(),
+    )
+    # A worker that died after its message began to go out may have delivered it: as after an
+    # answer that never came, the next attempt waits longer.
+    pause = timedelta(seconds=current_app.config["MAIL_AMBIGUOUS_RETRY_SECONDS"])
     db.session.execute(
         db.update(OutboxMail)
-        .where(
-            OutboxMail.status == MailStatus.SENDING,
-            OutboxMail.claimed_at < now - stale_claim_age(),
+        .where(*stale, OutboxMail.message_started_at >= OutboxMail.claimed_at)
+        .values(
+            status=MailStatus.PENDING,
+            possibly_delivered_at=OutboxMail.message_started_at,
+            next_attempt_at=now + pause,
+            last_error="the worker stopped while the server was taking the message",
         )
-        .values(status=MailStatus.PENDING)
     )
+    db.session.execute(db.update(OutboxMail).where(*stale).values(status=MailStatus.PENDING))
     ids = db.session.scalars(
         db.select(OutboxMail.id)
         .where(OutboxMail.status == MailStatus.PENDING, OutboxMail.next_attempt_at <= now)

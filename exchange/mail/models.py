@@ -53,3 +53,6 @@ class OutboxMail(db.Model):
     # An attempt whose end is unknown: the whole message went out, the server's answer did not
     # come back. The server may have kept it; the next attempt waits longer.
     possibly_delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When an attempt began to send the message itself (the server had agreed to take it): a
+    # worker that died after this, before the answer, may have delivered it.
+    message_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -32,6 +32,7 @@ def upgrade():
         )
     with op.batch_alter_table('outbox_mails', schema=None) as batch_op:
         batch_op.add_column(sa.Column('possibly_delivered_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('message_started_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.alter_column('message_id', existing_type=sa.String(length=255), nullable=False)
         batch_op.create_unique_constraint(batch_op.f('uq_outbox_mails_message_id'), ['message_id'])
 
@@ -40,4 +41,5 @@ def downgrade():
     with op.batch_alter_table('outbox_mails', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_outbox_mails_message_id'), type_='unique')
         batch_op.alter_column('message_id', existing_type=sa.String(length=255), nullable=True)
+        batch_op.drop_column('message_started_at')
         batch_op.drop_column('possibly_delivered_at')
