@@ -80,6 +80,13 @@ class Config:
     MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Exchange <exchange@localhost>")
     MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 8)
     MAIL_RETRY_BASE_SECONDS = _env_int("MAIL_RETRY_BASE_SECONDS", 30)
+    # After an attempt that may have delivered (the server's answer to the end of DATA never
+    # came), the next one waits at least this long.
+    MAIL_AMBIGUOUS_RETRY_SECONDS = _env_int("MAIL_AMBIGUOUS_RETRY_SECONDS", 1800)
+    # How often beat runs the outbox relay, and when a claim of a worker that died is taken
+    # back; unset, both follow MAIL_TIMEOUT (see mail_timing).
+    MAIL_RELAY_SECONDS = _env_int("MAIL_RELAY_SECONDS", 0)
+    MAIL_STALE_CLAIM_SECONDS = _env_int("MAIL_STALE_CLAIM_SECONDS", 0)
 
     # Absolute links in mails are built from this (no request exists in the worker).
     BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")
@@ -139,7 +146,26 @@ class Config:
             settings["SECRET_KEY"] = _secret_key(
                 settings["INSTANCE_DIR"], required=settings["SECRET_KEY_REQUIRED"]
             )
-        return settings
+        return mail_timing(settings)
+
+
+def mail_timing(settings):
+    """Fill the relay interval and the stale-claim age from MAIL_TIMEOUT when they are unset.
+
+    A worker gives up on a server within MAIL_STALE_CLAIM_SECONDS − MAIL_TIMEOUT of its claim
+    (exchange/mail/delivery.py), so a claim taken back from a worker that seems dead can no
+    longer be delivered by it: the stale age must leave it at least one MAIL_TIMEOUT.
+    """
+    timeout = settings["MAIL_TIMEOUT"]
+    if not settings.get("MAIL_RELAY_SECONDS"):
+        settings["MAIL_RELAY_SECONDS"] = 2 * timeout
+    if not settings.get("MAIL_STALE_CLAIM_SECONDS"):
+        settings["MAIL_STALE_CLAIM_SECONDS"] = 5 * timeout
+    if settings["MAIL_STALE_CLAIM_SECONDS"] < 2 * timeout:
+        raise RuntimeError(
+            "MAIL_STALE_CLAIM_SECONDS must be at least twice MAIL_TIMEOUT (see README, Configuration)."
+        )
+    return settings
 
 
 class DevelopmentConfig(Config):

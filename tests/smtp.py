@@ -24,6 +24,12 @@ class Recorder:
         self.stall_after = None
         self.stalled = False
         self._release = threading.Event()
+        # Slow servers: seconds before answering RCPT, before answering the end of DATA (the
+        # message is already stored), and before answering QUIT.
+        self.rcpt_delay = 0
+        self.data_reply_delay = 0
+        self.quit_delay = 0
+        self.quit_received = threading.Event()
 
     def release(self):
         self._release.set()
@@ -33,6 +39,8 @@ class Recorder:
             self.stalled = True
             await asyncio.get_running_loop().run_in_executor(None, self._release.wait, 120)
             return "451 try again later"
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -44,7 +52,15 @@ class Recorder:
                 self.refuse_next -= 1
                 return "451 try again later"
             self.messages.append(envelope)
+        if self.data_reply_delay:
+            await asyncio.sleep(self.data_reply_delay)
         return "250 OK"
+
+    async def handle_QUIT(self, server, session, envelope):
+        self.quit_received.set()
+        if self.quit_delay:
+            await asyncio.sleep(self.quit_delay)
+        return "221 Bye"
 
 
 class SMTPServer:

@@ -224,7 +224,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(committed_app
     """Kill -9 the worker while it waits on the SMTP server in the middle of a batch; the
     relay (run by the beat) re-dispatches what the dead worker held and a new worker sends
     it. Every mail arrives exactly once."""
-    from exchange.mail.delivery import STALE_CLAIM, relay
+    from exchange.mail.delivery import relay, stale_claim_age
 
     app = committed_app
     with SMTPServer() as smtp, app.app_context():
@@ -250,7 +250,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(committed_app
         db.session.execute(
             sa.update(OutboxMail)
             .where(OutboxMail.status == MailStatus.SENDING)
-            .values(claimed_at=utcnow() - STALE_CLAIM - timedelta(minutes=1))
+            .values(claimed_at=utcnow() - stale_claim_age() - timedelta(minutes=1))
         )
         db.session.commit()
         relay()

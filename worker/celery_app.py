@@ -3,7 +3,7 @@ from pathlib import Path
 
 from celery import Celery, Task, signals
 
-from config import config_for
+from config import config_for, mail_timing
 
 from . import broker
 
@@ -50,7 +50,7 @@ def celery_settings(config):
         # A request publishing after commit must not hang when the broker is down; the
         # outbox relay picks up what could not be published.
         "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
-        "beat_schedule": beat_schedule(),
+        "beat_schedule": beat_schedule(config),
         "beat_schedule_filename": str(Path(config["INSTANCE_DIR"]) / "celerybeat-schedule"),
     }
     if broker.startswith("filesystem://"):
@@ -70,9 +70,12 @@ def celery_settings(config):
     return settings
 
 
-def beat_schedule():
+def beat_schedule(config=None):
+    """What beat runs, and how often (the relay from MAIL_RELAY_SECONDS; without a config, as
+    set in the environment)."""
+    relay_every = timedelta(seconds=(config or _env_settings)["MAIL_RELAY_SECONDS"])
     return {
-        "relay-outbox": {"task": "exchange.mail.relay", "schedule": timedelta(minutes=2)},
+        "relay-outbox": {"task": "exchange.mail.relay", "schedule": relay_every},
         "heartbeat": {"task": "exchange.worker.heartbeat", "schedule": timedelta(minutes=1)},
         "advance-calls": {"task": "exchange.calls.advance", "schedule": timedelta(minutes=1)},
         "reminders": {
@@ -95,12 +98,11 @@ def init_celery(app):
 # Without a Flask app yet (celery CLI), configure from the environment so that beat and the
 # worker know the broker; the worker then builds the Flask app before taking tasks.
 _env_config = config_for()
-celery.conf.update(
-    celery_settings(
-        {key: getattr(_env_config, key) for key in dir(_env_config) if key.isupper()}
-        | {"INSTANCE_DIR": _env_config.INSTANCE_DIR}
-    )
+_env_settings = mail_timing(
+    {key: getattr(_env_config, key) for key in dir(_env_config) if key.isupper()}
+    | {"INSTANCE_DIR": _env_config.INSTANCE_DIR}
 )
+celery.conf.update(celery_settings(_env_settings))
 
 
 @signals.worker_init.connect

@@ -10,11 +10,12 @@ from flask_login import current_user
 from ..accounts import operations as ops
 from ..accounts.models import Role, Unit, UnitFunction, UnitKind, User, UserRole
 from ..core.audit import AuditEvent
+from ..core.database import utcnow
 from ..core.errors import DomainError
 from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
-from ..mail.delivery import resend
+from ..mail.delivery import resend, stale_claim_age
 from ..mail.models import MailStatus, OutboxMail
 from .forms import ConfirmForm, UnitForm, UserForm
 
@@ -220,6 +221,8 @@ def mail_queue():
         status=status,
         confirm=ConfirmForm(),
         outbox_enabled=_outbox_enabled(),
+        now=utcnow(),
+        stale_after=stale_claim_age(),
     )
 
 
