@@ -9,7 +9,7 @@ from exchange.core.security import load_user, safe_redirect_target
 from exchange.extensions import db
 from exchange.notifications.models import Notification
 
-from .conftest import client_for, csrf_token, login
+from .conftest import client_for, csrf_token, login, run_deferred
 from .factories import PASSWORD, UserFactory
 
 # --- redirects taken from input ------------------------------------------------------------
@@ -242,3 +242,77 @@ def test_password_change_is_throttled(app):
     data = {"current_password": "guess", "password": "new-password-123"}
     data.update(confirm="new-password-123", csrf_token=csrf_token(other, "/account"))
     assert other.post("/account/password", data=data).status_code == 400
+
+
+# --- password reset: timing and flooding -----------------------------------------------------
+
+
+def _forgot(client, email, address):
+    token = csrf_token(client, "/password/forgot")
+    return client.post(
+        "/password/forgot",
+        data={"email": email, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def probability_of_superiority(a, b):
+    """Mann-Whitney U / (len(a) * len(b)): the chance that a draw from `a` exceeds one from
+    `b` (ties count half). 0.5 when the two distributions cannot be told apart."""
+    u = sum(1.0 if x > y else 0.5 if x == y else 0.0 for x in a for y in b)
+    return u / (len(a) * len(b))
+
+
+def test_reset_request_takes_as_long_for_unknown_accounts(app):
+    import time
+
+    known = UserFactory()
+    client = app.test_client()
+    timings = {"known": [], "unknown": []}
+    for i in range(140):
+        # Interleaved, so that a busy machine slows both kinds alike.
+        kind = "known" if i % 2 == 0 else "unknown"
+        email = known.email if kind == "known" else f"nobody{i}@example.edu"
+        token = csrf_token(client, "/password/forgot")
+        started = time.perf_counter()
+        resp = client.post(
+            "/password/forgot",
+            data={"email": email, "csrf_token": token},
+            environ_base={"REMOTE_ADDR": f"10.0.{i // 200}.{i % 200}"},
+        )
+        elapsed = time.perf_counter() - started
+        assert resp.status_code == 302
+        if i >= 20:  # the first requests warm caches up
+            timings[kind].append(elapsed)
+    superiority = probability_of_superiority(timings["known"], timings["unknown"])
+    # Before the fix a known account was slower in nearly every pair (about 1.0).
+    assert 0.25 < superiority < 0.75, superiority
+    assert app.extensions["deferred_tasks"]  # the work went to the worker
+
+
+def test_reset_mails_are_limited_per_account(app, dispatched):
+    from exchange.core.audit import AuditEvent
+
+    user = UserFactory()
+    for i in range(6):  # from rotating addresses: the address limit does not stop this
+        assert _forgot(app.test_client(), user.email, f"10.1.0.{i}").status_code == 302
+    run_deferred(app)
+    assert len(dispatched) == app.config["PASSWORD_RESETS_PER_HOUR"] == 3
+    actions = db.session.scalars(sa.select(AuditEvent.action)).all()
+    assert actions.count("auth.reset_requested") == 6
+    assert actions.count("auth.reset_sent") == 3 and actions.count("auth.reset_throttled") == 3
+
+
+def test_only_the_newest_reset_link_works(app):
+    from exchange.accounts import operations as ops
+
+    user = UserFactory()
+    first = ops.issue_password_reset(user.email)
+    second = ops.issue_password_reset(user.email)
+    db.session.commit()
+    assert ops.valid_reset_token(first) is None
+    assert ops.valid_reset_token(second) is not None
+    client = app.test_client()
+    resp = client.get(f"/password/reset/{first}")
+    assert resp.status_code == 302 and "/password/forgot" in resp.headers["Location"]
+    assert client.get(f"/password/reset/{second}").status_code == 200
