@@ -202,27 +202,40 @@ def test_a_remembered_device_gets_past_the_account_lock(app, monkeypatch):
     assert _attempt(app, user.email, PASSWORD, "198.51.100.9", owner).status_code == 302
 
 
+class Clock:
+    """Stands in for the `time` module of the limiter's memory storage."""
+
+    def __init__(self):
+        import time
+
+        self.now = time.time()
+
+    def time(self):
+        return self.now
+
+
 def test_the_account_lock_doubles_with_each_failure(app, monkeypatch):
-    import time
+    import limits.storage.memory
 
     from exchange.auth import throttle
 
+    clock = Clock()
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
     monkeypatch.setitem(app.config, "LOGIN_ACCOUNT_LOCK_AFTER", 2)
-    monkeypatch.setitem(app.config, "LOGIN_ACCOUNT_LOCK_SECONDS", 1)
     with app.test_request_context():
-        assert [throttle.lock_seconds(n) for n in range(1, 6)] == [0, 1, 2, 4, 8]
+        assert [throttle.lock_seconds(n) for n in range(1, 6)] == [0, 30, 60, 120, 240]
         assert throttle.lock_seconds(10_000) == app.config["LOGIN_ACCOUNT_LOCK_MAX_SECONDS"]
     user = UserFactory()
     addresses = (f"192.0.2.{i}" for i in range(1, 100))
     assert _attempt(app, user.email, "wrong-1", next(addresses)).status_code == 401
     assert _attempt(app, user.email, "wrong-2", next(addresses)).status_code == 401
-    assert _attempt(app, user.email, "wrong-3", next(addresses)).status_code == 429  # 1 s
-    time.sleep(1.2)
-    assert _attempt(app, user.email, "wrong-4", next(addresses)).status_code == 401  # now 2 s
+    assert _attempt(app, user.email, "wrong-3", next(addresses)).status_code == 429  # 30 s
+    clock.now += 31
+    assert _attempt(app, user.email, "wrong-4", next(addresses)).status_code == 401  # now 60 s
     assert _attempt(app, user.email, "wrong-5", next(addresses)).status_code == 429
-    time.sleep(1.2)
+    clock.now += 31
     assert _attempt(app, user.email, PASSWORD, next(addresses)).status_code == 429  # still
-    time.sleep(1.0)
+    clock.now += 30
     assert _attempt(app, user.email, PASSWORD, next(addresses)).status_code == 302
 
 
