@@ -117,7 +117,17 @@ class Config:
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_LIMIT_PER_ADDRESS = _env("LOGIN_LIMIT_PER_ADDRESS", "10 per minute;50 per hour")
-    LOGIN_LIMIT_PER_ACCOUNT = _env("LOGIN_LIMIT_PER_ACCOUNT", "20 per 15 minutes")
+    # Failed logins from one address to one account; then the account's lock, for every
+    # address but the browsers that logged into it before (README, Security).
+    LOGIN_LIMIT_PER_ACCOUNT_ADDRESS = _env("LOGIN_LIMIT_PER_ACCOUNT_ADDRESS", "5 per 15 minutes")
+    LOGIN_ACCOUNT_LOCK_AFTER = _env_int("LOGIN_ACCOUNT_LOCK_AFTER", 50)
+    LOGIN_ACCOUNT_LOCK_SECONDS = _env_int("LOGIN_ACCOUNT_LOCK_SECONDS", 30)
+    LOGIN_ACCOUNT_LOCK_MAX_SECONDS = _env_int("LOGIN_ACCOUNT_LOCK_MAX_SECONDS", 3600)
+    REMEMBERED_DEVICE_DAYS = _env_int("REMEMBERED_DEVICE_DAYS", 90)
+    # Wrong current passwords on the password-change form, per account.
+    PASSWORD_CHANGE_LIMIT = _env("PASSWORD_CHANGE_LIMIT", "5 per 15 minutes")
+    # Reset mails per account (the newest link is the only one that works).
+    PASSWORD_RESETS_PER_HOUR = _env_int("PASSWORD_RESETS_PER_HOUR", 3)
 
     MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 10) * 1024 * 1024
     UPLOAD_DIR = _env("UPLOAD_DIR", str(INSTANCE / "uploads"))
@@ -190,6 +200,7 @@ class TestingConfig(Config):
     HSTS = True
     MAIL_BACKEND = "memory"
     MAIL_DISPATCH = "record"  # tests deliver explicitly or through a real worker
+    TASK_DISPATCH = "record"  # deferred tasks too (core.deferred)
     RATELIMIT_STORAGE_URI = "memory://"
 
 

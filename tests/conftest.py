@@ -167,6 +167,7 @@ def _rollback(request, app):
         )
         app.extensions["dispatched_mail_ids"] = []
         app.extensions["mail_memory"] = []
+        app.extensions["deferred_tasks"] = []
         limiter.reset()
         VersionedCache.clear_all()  # versions roll back with the test; cached pages must too
         try:
@@ -241,6 +242,16 @@ def login(client, email, password="correct horse battery", remember=False, **kwa
     if remember:
         data["remember"] = "y"
     return client.post("/login", data=data, **kwargs)
+
+
+def run_deferred(app):
+    """Run the tasks that requests handed to the worker (recorded in tests), as it would."""
+    celery = app.extensions["celery"]
+    celery.loader.import_default_modules()  # worker.tasks registers the tasks
+    tasks = app.extensions.setdefault("deferred_tasks", [])
+    while tasks:
+        name, args = tasks.pop(0)
+        celery.tasks[name].run(*args)  # the body, in this app (the worker binds its own)
 
 
 @pytest.fixture

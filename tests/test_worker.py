@@ -24,7 +24,9 @@ def wait_for(predicate, timeout=30):
     return False
 
 
-@pytest.mark.committed(MAIL_DISPATCH="celery", MAIL_BACKEND="smtp", MAIL_TIMEOUT=5)
+@pytest.mark.committed(
+    MAIL_DISPATCH="celery", TASK_DISPATCH="celery", MAIL_BACKEND="smtp", MAIL_TIMEOUT=5
+)
 def test_password_reset_mail_goes_through_the_worker_to_smtp(committed_app):
     app = committed_app
     celery = app.extensions["celery"]

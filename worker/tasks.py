@@ -65,3 +65,13 @@ def send_digests():
     counts = send(utcnow())
     db.session.commit()
     return counts
+
+
+@celery.task(name="exchange.accounts.issue_password_reset")
+def issue_password_reset(email: str):
+    """The reset link asked for on the forgot-password form (the request only records it)."""
+    from exchange.accounts.operations import issue_password_reset as issue
+    from exchange.extensions import db
+
+    issue(email)
+    db.session.commit()

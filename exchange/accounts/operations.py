@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..core import audit
 from ..core.database import utcnow
+from ..core.deferred import defer
 from ..core.errors import DomainError
 from ..core.security import revoke_login_sessions, start_login_session
 from ..extensions import db
@@ -191,15 +192,39 @@ def change_password(user, current, new, *, keep_token):
     audit.record("auth.password_changed", user, actor=user)
 
 
+ISSUE_RESET_TASK = "exchange.accounts.issue_password_reset"  # worker/tasks.py
+
+
 def request_password_reset(email):
-    """Queue a reset mail when the account exists. The caller shows the same message either
-    way, so the form does not reveal which addresses have accounts."""
+    """The request's part of a password reset: one audit row, and the rest handed to the
+    worker after commit. It does the same work whether or not the account exists, so neither
+    the answer nor its timing tells which addresses have accounts (the caller shows the same
+    message either way)."""
+    email = (email or "").strip()[:254]
+    audit.record("auth.reset_requested", details={"email": email})
+    defer(ISSUE_RESET_TASK, email)
+
+
+def issue_password_reset(email, *, now=None):
+    """The worker's part: mail a reset link when the account exists and is active, and its
+    hourly allowance (PASSWORD_RESETS_PER_HOUR) is not used up. Returns the token, or None."""
     user = find_user_by_email(email or "")
     if user is None or not user.active:
         audit.record("auth.reset_requested_unknown", details={"email": (email or "")[:254]})
         return None
+    now = now or utcnow()
+    recent = db.session.scalar(
+        db.select(db.func.count(PasswordResetToken.id)).where(
+            PasswordResetToken.user_id == user.id,
+            PasswordResetToken.created_at > now - timedelta(hours=1),
+        )
+    )
+    if recent >= current_app.config["PASSWORD_RESETS_PER_HOUR"]:
+        # Rotating addresses must not flood a mailbox; the newest link sent still works.
+        audit.record("auth.reset_throttled", user, actor=None)
+        return None
     token = _issue_reset_token(user, "password_reset", current_app.config["PASSWORD_RESET_HOURS"])
-    audit.record("auth.reset_requested", user, actor=None)
+    audit.record("auth.reset_sent", user, actor=None)
     return token
 
 
@@ -214,6 +239,13 @@ def _issue_reset_token(user, template, hours):
     from ..mail.operations import external_url, queue_mail
 
     token = secrets.token_urlsafe(32)
+    # Only the newest link works: an older one, perhaps in a mailbox read by someone else,
+    # stops working when a new one is sent.
+    db.session.execute(
+        db.update(PasswordResetToken)
+        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
     reset = PasswordResetToken(
         token_hash=hash_token(token), user_id=user.id, expires_at=utcnow() + timedelta(hours=hours)
     )

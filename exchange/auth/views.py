@@ -10,12 +10,14 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
-from limits import parse_many
 
 from ..accounts import operations as ops
 from ..core.errors import DomainError
+from ..core.security import safe_redirect_target
 from ..extensions import db, limiter
+from . import throttle
 from .forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -32,29 +34,6 @@ def _address_limit():
     return current_app.config["LOGIN_LIMIT_PER_ADDRESS"]
 
 
-def _account_limits():
-    return parse_many(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"])
-
-
-def _account_locked(email_key):
-    return not all(
-        limiter.limiter.test(item, "login-account", email_key) for item in _account_limits()
-    )
-
-
-def _count_failure(email_key):
-    # Only failures count against an account, and an address already blocked never gets
-    # this far, so one noisy address cannot lock the owner out.
-    for item in _account_limits():
-        limiter.limiter.hit(item, "login-account", email_key)
-
-
-def _safe_next(target):
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_address_limit, methods=["POST"])
 def login():
@@ -63,20 +42,33 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         email_key = form.email.data.strip().lower()
-        if _account_locked(email_key):
+        address = get_remote_address()
+        if throttle.address_blocked(email_key, address) or (
+            throttle.account_locked(email_key) and not throttle.device_remembered(email_key)
+        ):
             abort(429)
         user = ops.authenticate(form.email.data, form.password.data)
         if user is None:
             db.session.commit()  # keep the audit row of the failure
-            _count_failure(email_key)
+            throttle.count_failure(email_key, address)
             form.password.errors.append(_("The e-mail or password is not correct."))
             return render_template("auth/login.html", form=form), 401
         session.clear()  # a new session at login: nothing from before survives
         ops.log_in(user, form.remember.data)
         db.session.commit()
         login_user(user, remember=form.remember.data)
-        return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
+        throttle.count_success(email_key, address)
+        response = redirect(safe_redirect_target(request.args.get("next")) or url_for("main.home"))
+        return throttle.remember_device(response, email_key)
     return render_template("auth/login.html", form=form)
+
+
+def _end_browser_session():
+    """Forget the session and delete the remember cookie. Flask-Login deletes the cookie after
+    the request when the session asks it to ("_remember": "clear"), so the session is emptied
+    first: clearing it afterwards would lose that request and leave the cookie behind."""
+    session.clear()
+    logout_user()
 
 
 @bp.post("/logout")
@@ -84,8 +76,7 @@ def login():
 def logout():
     ops.log_out(current_user, current_user.login_token)
     db.session.commit()
-    logout_user()
-    session.clear()
+    _end_browser_session()
     flash(_("You have been logged out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -123,9 +114,7 @@ def reset_password(token):
             form.password.errors.append(str(exc.message))
         else:
             db.session.commit()
-            if current_user.is_authenticated:
-                logout_user()
-            session.clear()
+            _end_browser_session()
             flash(_("Your password has been changed. Log in with the new one."), "success")
             return redirect(url_for("auth.login"))
     return render_template("auth/reset_password.html", form=form)
@@ -161,8 +150,23 @@ def account():
     return render_template("auth/account.html", form=form, password_form=ChangePasswordForm())
 
 
+def _password_change_limit():
+    return current_app.config["PASSWORD_CHANGE_LIMIT"]
+
+
+def _user_key():
+    # Per account: a stolen session must not guess the current password from many addresses.
+    user_id = getattr(current_user, "id", None)
+    return f"user:{user_id}" if user_id is not None else get_remote_address()
+
+
 @bp.post("/account/password")
 @login_required
+@limiter.limit(
+    _password_change_limit,
+    key_func=_user_key,
+    deduct_when=lambda response: response.status_code == 400,
+)
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():

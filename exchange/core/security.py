@@ -4,11 +4,13 @@ role checks used by views."""
 import functools
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import abort, current_app, g, request
 from flask_login import current_user, login_required
 from sqlalchemy.orm import Session
+from werkzeug.urls import iri_to_uri
 
 from ..extensions import db, login_manager
 from .cache import LRUCache, VersionedCache
@@ -56,6 +58,44 @@ def set_security_headers(response):
         # Pages carry personal data: never keep them in shared caches or after logout.
         headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+# What browsers (WHATWG URL standard) and Python's urlsplit silently drop from a URL.
+_URL_STRIP = "".join(chr(c) for c in range(0x21))
+_URL_REMOVE = str.maketrans("", "", "\t\n\r")
+
+
+def safe_redirect_target(target):
+    """The Location to send for a redirect target taken from input, or None when it could
+    lead off this site.
+
+    The check runs on the URL that will actually be sent and followed, not on the raw input:
+    Werkzeug passes a Location through `iri_to_uri`, which (like every browser) drops tabs
+    and newlines, and browsers read a backslash as a slash. So "/<tab>/evil.com" or "/\\evil.com"
+    would become "//evil.com", another host. Only a path on this site passes."""
+    if not target or not isinstance(target, str):
+        return None
+    cleaned = target.strip(_URL_STRIP).translate(_URL_REMOVE).replace("\\", "/")
+    if (
+        any(ord(c) < 0x20 or ord(c) == 0x7F for c in cleaned)
+        or not cleaned.startswith("/")
+        or cleaned.startswith("//")
+    ):
+        return None
+    try:
+        location = iri_to_uri(cleaned)
+    except ValueError:
+        return None
+    parts = urlsplit(location)
+    if (
+        parts.scheme
+        or parts.netloc
+        or not location.startswith("/")
+        or location.startswith("//")
+        or location != location.strip(_URL_STRIP).translate(_URL_REMOVE)
+    ):
+        return None
+    return location
 
 
 def load_user(token):

@@ -19,7 +19,7 @@ from ..accounts.models import Role, User
 from ..admin.forms import ConfirmForm
 from ..applications.models import Application
 from ..core.database import utcnow
-from ..core.security import roles_required
+from ..core.security import roles_required, safe_redirect_target
 from ..extensions import db
 from ..mail.models import OutboxMail
 from . import digests, events
@@ -80,11 +80,9 @@ def open_notification(notification_id):
     if notification.read_at is None:
         notification.read_at = utcnow()
         db.session.commit()
-    path = (notification.data or {}).get("path") or ""
     # Only our own paths: a notification must never send anyone elsewhere.
-    if not path.startswith("/") or path.startswith("//"):
-        path = url_for("notifications.index")
-    return redirect(path)
+    path = safe_redirect_target((notification.data or {}).get("path"))
+    return redirect(path or url_for("notifications.index"))
 
 
 @bp.post("/read")
