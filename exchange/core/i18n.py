@@ -170,9 +170,11 @@ def init_app(app):
     app.jinja_env.filters["date"] = _format_date
     app.jinja_env.filters["filesizeformat"] = lambda v, _binary=False: format_filesize(v)
     app.jinja_env.filters["decimal"] = lambda v: format_decimal(v) if v is not None else ""
-    from .audit import describe
+    from .audit import action_label, describe, object_label
 
     app.jinja_env.filters["audit_lines"] = describe
+    app.jinja_env.globals["audit_action"] = action_label
+    app.jinja_env.globals["audit_object"] = object_label
     app.jinja_env.globals["current_locale"] = get_locale
     app.jinja_env.globals["current_timezone"] = lambda: str(get_timezone())
 
