@@ -3,6 +3,7 @@ the keys features record: actions, objects, fields and enumerated values. Regist
 `core.audit`, which knows no feature; this package reads every feature, so it names them."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from ..accounts.labels import DEGREE_LABELS, FUNCTION_LABELS, ROLE_LABELS, UNIT_KIND_LABELS
 from ..applications.labels import STATUS_LABELS
@@ -140,8 +141,9 @@ FIELDS = {
     "may_return": _l("May return for changes"),
     "roles": _l("Roles"),
     "active": _l("Active"),
-    "from": _l("From"),
-    "to": _l("To"),
+    # "From" and "To" of a change, not of a mail (发件人/收件人).
+    "from": lazy_pgettext("change", "From"),
+    "to": lazy_pgettext("change", "To"),
     "remember": _l("Remember me"),
     "length": _l("Length"),
 }
