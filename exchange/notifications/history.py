@@ -117,6 +117,7 @@ FIELDS = {
     "places_per_year": _l("Places per year"),
     "months_per_mobility": _l("Months per mobility"),
     "all_units": _l("All units"),
+    "units": _l("Units"),
     "bachelor": _l("Bachelor"),
     "master": _l("Master"),
     "doctoral": _l("Doctoral"),
