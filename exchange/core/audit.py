@@ -128,7 +128,7 @@ def describe(details, skip=("partner_id",)):
         if key in skip:
             continue
         label = field_label(key)
-        if isinstance(value, list) and len(value) == 2 and not isinstance(value[0], dict | list):
+        if isinstance(value, list) and len(value) == 2 and not isinstance(value[0], dict):
             before, after = value
             if before is None or before == "":
                 lines.append(f"{label}: {_show(after, key)}")
