@@ -73,14 +73,15 @@ def test_submission_and_decision_notify_in_app_and_by_mail(app):
     db.session.commit()
     assert application.status is ApplicationStatus.APPROVED
     templates = sorted(m.template for m in mails_to(s))
-    assert templates == ["application_approved", "application_submitted", "step_decided"]
+    # The last approval is one event: "approved", not also "International office: approved".
+    assert templates == ["application_approved", "application_submitted"]
     approved = mails_to(s, "application_approved")[0]
     assert application.call.title in approved.subject
     assert f"/applications/{application.id}" in approved.body_text
     kinds = db.session.scalars(
         sa.select(Notification.kind).where(Notification.user_id == s.id).order_by(Notification.id)
     ).all()
-    assert kinds == ["application.submitted", "step.decided", "application.approved"]
+    assert kinds == ["application.submitted", "application.approved"]
 
 
 def test_digest_preference_holds_back_mail_but_keeps_the_notification(app):

@@ -200,4 +200,5 @@ def test_audit_details_read_as_changes():
             "reason": "closed",
         }
     )
-    assert lines == ["city: München", "places per year: 2 → 6", "units: — → CS", "reason: closed"]
+    # Field names in words (registered labels, else made readable), never raw keys.
+    assert lines == ["City: München", "Places per year: 2 → 6", "Units: — → CS", "Reason: closed"]

@@ -265,9 +265,14 @@ def outbox():
         with path.open("rb") as fh:
             msg = parser.parse(fh, headersonly=True)
         mails.append(
-            {"name": path.name, "subject": msg["Subject"], "to": msg["To"], "date": msg["Date"]}
+            {"name": path.name, "subject": msg["Subject"], "to": msg["To"], "date": _sent_at(msg)}
         )
     return render_template("admin/outbox.html", mails=mails)
+
+
+def _sent_at(msg):
+    """The Date header as a datetime, for the page to show in the reader's zone and format."""
+    return getattr(msg["Date"], "datetime", None)
 
 
 @bp.get("/outbox/<name>")
@@ -282,5 +287,9 @@ def outbox_mail(name):
         msg = BytesParser(policy=policy.default).parse(fh)
     text = msg.get_body(preferencelist=("plain",))
     return render_template(
-        "admin/outbox_mail.html", name=name, msg=msg, text=text.get_content() if text else ""
+        "admin/outbox_mail.html",
+        name=name,
+        msg=msg,
+        sent_at=_sent_at(msg),
+        text=text.get_content() if text else "",
     )

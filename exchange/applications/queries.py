@@ -66,17 +66,28 @@ class NextStep:
         return format_in_zone(self.due, self.zone) if self.due else ""
 
 
-def waiting_for(application) -> NextStep:
-    """What the application is waiting for now, in the student's words."""
+def waiting_for(application, for_student=True) -> NextStep:
+    """What the application is waiting for now: in the student's words for the student, naming
+    the student for anyone else (an advisor must not read "You: make the requested changes")."""
     call = application.call
     status = application.status
+    name = None if for_student else application.student.name
     if status is ApplicationStatus.DRAFT:
         return NextStep(
-            _l("You: complete and submit it before the deadline."), call.closes_at, call.timezone
+            _l("You: complete and submit it before the deadline.")
+            if for_student
+            else _l("%(student)s: complete and submit it before the deadline.", student=name),
+            call.closes_at,
+            call.timezone,
         )
     if status is ApplicationStatus.RETURNED:
         return NextStep(
-            _l("You: make the requested changes and submit again before the deadline."),
+            _l("You: make the requested changes and submit again before the deadline.")
+            if for_student
+            else _l(
+                "%(student)s: make the requested changes and submit again before the deadline.",
+                student=name,
+            ),
             call.closes_at,
             call.timezone,
         )
@@ -94,7 +105,11 @@ def waiting_for(application) -> NextStep:
             _l("Allocation of places by the international office."), call.decision_at, call.timezone
         )
     if status is ApplicationStatus.PLACED:
-        return NextStep(_l("You: accept or decline the place offered."))
+        return NextStep(
+            _l("You: accept or decline the place offered.")
+            if for_student
+            else _l("%(student)s: accept or decline the place offered.", student=name)
+        )
     if status in (ApplicationStatus.ACCEPTED, ApplicationStatus.NOMINATED):
         return NextStep(
             _l("Nomination to and decision of the host university."),

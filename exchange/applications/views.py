@@ -124,7 +124,7 @@ def _render_detail(application, details_form=None, status=200):
             confirm_form=ConfirmForm(),
             reason_form=ReasonForm(),
             checklist=ops.checklist(application),
-            next_step=queries.waiting_for(application),
+            next_step=queries.waiting_for(application, for_student=own),
             deadline=ops.deadline_text(application.call),
             accepting=application.call.accepts_applications(),
             offerings=offerings,

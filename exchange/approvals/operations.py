@@ -32,23 +32,28 @@ from .models import (
 
 COMMENT_LIMIT = 2000
 
+# Titles are formatted when shown, in the reader's language; each names the call.
 events.declare(
     "application.submitted",
     "application_submitted",
-    "%(student)s submitted an application to %(call)s",
+    _l("Your application to %(call)s is submitted"),
 )
 events.declare(
-    "step.waiting", "step_waiting", "An application of %(student)s waits for your decision"
+    "step.waiting",
+    "step_waiting",
+    _l("The application of %(student)s to %(call)s waits for your decision"),
 )
-events.declare("step.decided", "step_decided", "%(step)s: %(decision)s — %(call)s")
+events.declare("step.decided", "step_decided", _l("%(step)s: %(decision)s — %(call)s"))
 events.declare(
-    "application.returned", "application_returned", "Your application to %(call)s was returned"
+    "application.returned",
+    "application_returned",
+    _l("Your application to %(call)s was returned for changes"),
 )
 events.declare(
-    "application.approved", "application_approved", "Your application to %(call)s is approved"
+    "application.approved", "application_approved", _l("Your application to %(call)s is approved")
 )
 events.declare(
-    "application.rejected", "application_rejected", "Your application to %(call)s is rejected"
+    "application.rejected", "application_rejected", _l("Your application to %(call)s is rejected")
 )
 
 
@@ -364,16 +369,6 @@ def _record_decision(step, application, decision, comment, actor, on_behalf, now
             **({"on_behalf_of": on_behalf.id} if on_behalf else {}),
         },
     )
-    events.notify(
-        "step.decided",
-        [application.student],
-        obj=application,
-        data=dict(
-            events.application_data(application, step), decision=str(DECISION_LABELS[decision])
-        ),
-        key=f"step-{step.id}-decided",
-        context={"application": application, "step": step, "comment": comment},
-    )
 
 
 def _decision_line(step, comment, on_behalf):
@@ -415,6 +410,7 @@ ENDINGS = {  # decision -> (status, timeline action, notification kind)
 def _move_on(step, application, decision, comment, actor, now):
     context = {"application": application, "step": step, "comment": comment}
     if decision is Decision.RETURN or (decision is Decision.REJECT and step.rejection_ends):
+        # One event, one message: the ending says it all (no "step decided" besides it).
         status, action, kind = ENDINGS[decision]
         _cancel_rest(step)
         _set_status(application, status, actor, action, comment, now)
@@ -431,6 +427,14 @@ def _move_on(step, application, decision, comment, actor, now):
     if following is not None:
         if application.status is ApplicationStatus.SUBMITTED:
             _set_status(application, ApplicationStatus.IN_REVIEW, actor, "in_review", None, now)
+        events.notify(
+            "step.decided",
+            [application.student],
+            obj=application,
+            data=events.application_data(application, step, decision=decision.value),
+            key=f"step-{step.id}-decided",
+            context=context,
+        )
         _activate(following, application, now)
         return
     _set_status(application, ApplicationStatus.APPROVED, actor, "approved", None, now)

@@ -1,13 +1,12 @@
 """Human labels of call enumerations, translatable, and how call times are shown."""
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton
-from flask_babel import format_timedelta, get_locale
+from flask_babel import format_timedelta
 from flask_babel import lazy_gettext as _l
 
 from ..core.database import utcnow
+from ..core.i18n import format_moment, utc_offset  # noqa: F401 (utc_offset: a filter)
 from .models import CallStatus, DocumentKind, Term
 
 CALL_STATUS_LABELS = {
@@ -44,23 +43,10 @@ DOCUMENT_LABELS = {
 }
 
 
-def utc_offset(moment: datetime, zone: str) -> str:
-    """ "UTC+08:00" for `moment` in `zone` (the offset changes with daylight saving time)."""
-    offset = moment.astimezone(ZoneInfo(zone)).utcoffset()
-    minutes = int(offset.total_seconds() // 60)
-    sign = "+" if minutes >= 0 else "-"
-    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-
-
 def call_time(moment: datetime | None, zone: str, with_zone: bool = True) -> str:
     """A call's date as its coordinator set it: in the call's zone, with the zone named, so a
     deadline reads the same for everyone wherever they are."""
-    if moment is None:
-        return ""
-    tz, locale = ZoneInfo(zone), get_locale()
-    date = format_skeleton("yMMMEd", moment, tzinfo=tz, locale=locale)
-    text = f"{date} {format_skeleton('Hm', moment, tzinfo=tz, locale=locale)}"
-    return f"{text} ({zone}, {utc_offset(moment, zone)})" if with_zone else text
+    return format_moment(moment, zone, with_zone=with_zone)
 
 
 def time_left(moment: datetime) -> str:

@@ -23,7 +23,6 @@ from ..core.database import utcnow
 from ..core.errors import DomainError
 from ..core.i18n import valid_timezone
 from ..extensions import db
-from . import labels
 from .models import Call, CallOffering, CallStatus, DocumentKind, Term
 
 __all__ = ["ValidationFailed"]
@@ -662,7 +661,7 @@ def _move(old, new, condition, now):
 def _announce(call):
     """Tell the students that a call has opened (in the same transaction as the opening)."""
     from ..accounts.models import Role, User, UserRole
-    from ..notifications.events import notify
+    from ..notifications.events import deadline_data, notify
 
     students = db.session.scalars(
         sa.select(User)
@@ -677,7 +676,7 @@ def _announce(call):
         data={
             "call": call.title,
             "path": f"/calls/{call.id}",
-            "deadline": labels.call_time(call.closes_at, call.timezone),
+            **deadline_data(call.closes_at, call.timezone),
         },
         key=f"call-{call.id}-opened",
     )

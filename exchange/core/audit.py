@@ -1,15 +1,18 @@
 """The append-only audit trail: who did what to which object, when and from where."""
 
+import re
 from datetime import datetime
 
 import sqlalchemy as sa
 from flask import has_request_context, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .database import UTCDateTime, utcnow
+from .i18n import format_moment
 
 
 class AuditEvent(db.Model):
@@ -57,29 +60,80 @@ def record(action, obj=None, *, actor=None, details=None, object_type=None, obje
     return event_row
 
 
-def _show(value):
-    if value is None or value == "" or value == []:
+# What histories show instead of raw keys ("call.offerings_changed", "full_year"). Core knows
+# no feature: the features' words are registered from above (see notifications.history).
+ACTION_LABELS: dict = {}
+OBJECT_LABELS: dict = {}
+FIELD_LABELS: dict = {}
+VALUE_LABELS: dict = {}  # field -> {raw value -> label}; "*" for any field
+_ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def register_labels(*, actions=None, objects=None, fields=None, values=None):
+    ACTION_LABELS.update(actions or {})
+    OBJECT_LABELS.update(objects or {})
+    FIELD_LABELS.update(fields or {})
+    for field, labels in (values or {}).items():
+        VALUE_LABELS.setdefault(field, {}).update(labels)
+
+
+def _humane(key):
+    """A key nobody named yet, made readable: "offerings_changed" -> "Offerings changed"."""
+    text = str(key).replace("_", " ").replace(".", " · ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def action_label(action):
+    return ACTION_LABELS.get(action) or _humane(action or "")
+
+
+def object_label(object_type):
+    return OBJECT_LABELS.get(object_type) or (object_type or "")
+
+
+def field_label(key):
+    return FIELD_LABELS.get(key) or _humane(key)
+
+
+def _show(value, field=None):
+    if value is None or value == "" or value == [] or value == {}:
         return "—"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, list):
+        return ", ".join(_show(v, field) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{field_label(k)}: {_show(v, k)}" for k, v in value.items())
+    if isinstance(value, str) and _ISO_MOMENT.match(value):
+        try:
+            return format_moment(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    for labels in (VALUE_LABELS.get(field), VALUE_LABELS.get("*")):
+        if not labels or not isinstance(value, str | int):
+            continue
+        if value in labels:
+            return str(labels[value])
+        words = str(value).split()
+        if len(words) > 1 and all(w in labels for w in words):  # "transcript passport"
+            return ", ".join(str(labels[w]) for w in words)
     return str(value)
 
 
 def describe(details, skip=("partner_id",)):
-    """Readable lines for an event's details: "field: old → new", or the value when created."""
+    """Readable lines for an event's details: "Places: 3 → 5", or the value when created, in the
+    reader's language; never the raw JSON."""
     lines = []
     for key, value in (details or {}).items():
         if key in skip:
             continue
-        label = key.replace("_", " ")
+        label = field_label(key)
         if isinstance(value, list) and len(value) == 2 and not isinstance(value[0], dict):
             before, after = value
             if before is None or before == "":
-                lines.append(f"{label}: {_show(after)}")
+                lines.append(f"{label}: {_show(after, key)}")
             else:
-                lines.append(f"{label}: {_show(before)} → {_show(after)}")
+                lines.append(f"{label}: {_show(before, key)} → {_show(after, key)}")
         else:
-            lines.append(f"{label}: {_show(value)}")
+            lines.append(f"{label}: {_show(value, key)}")
     return lines

@@ -196,7 +196,7 @@ def build(user, period, now, *, since=None) -> DigestContent:
             .order_by(Notification.id)
         ).all()
         content.notifications = [
-            (events.title_of(n), n.data.get("path"), n.created_at, n.id) for n in rows
+            (events.lazy_title(n), n.data.get("path"), n.created_at, n.id) for n in rows
         ]
     return content
 

@@ -6,9 +6,11 @@ and calling `notify` in the operation that makes the change; nothing else is nee
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel.speaklater import LazyString
 
 from ..extensions import db
 from ..mail.operations import queue_mail
+from .labels import present
 from .models import Notification
 
 
@@ -16,7 +18,7 @@ from .models import Notification
 class EventKind:
     name: str
     template: str  # templates/emails/<template>.txt and .html
-    title: object  # lazy string, formatted with the event's data
+    title: object  # lazy string, formatted with the event's data when it is shown
     # Essential mails (e.g. password reset) go out at once whatever the user's preference.
     essential: bool = False
 
@@ -43,6 +45,12 @@ def application_data(application, step=None, **extra):
     return dict(data, **extra)
 
 
+def deadline_data(moment, zone):
+    """A deadline as a notification keeps it: the instant and the call's zone, written out in
+    the reader's language when shown."""
+    return {"deadline_at": moment.isoformat() if moment else None, "zone": zone}
+
+
 def absolute(path):
     """The address of `path` for a mail (the worker has no request to build it from)."""
     if not path:
@@ -51,13 +59,19 @@ def absolute(path):
 
 
 def title_of(notification) -> str:
+    """The title in the language of whoever reads it now (titles are not stored rendered)."""
     kind = EVENTS.get(notification.kind)
     if kind is None:
         return notification.kind
     try:
-        return str(kind.title) % notification.data
+        return str(kind.title) % {k: str(v) for k, v in present(notification.data).items()}
     except (KeyError, TypeError, ValueError):
         return str(kind.title)
+
+
+def lazy_title(notification):
+    """The title, written when it is shown (e.g. in a digest rendered in its reader's language)."""
+    return LazyString(title_of, notification)
 
 
 def wants_mail_now(user, kind: EventKind) -> bool:
@@ -99,7 +113,7 @@ def notify(kind_name, recipients, *, obj=None, data=None, key, context=None):
             mail = queue_mail(
                 user,
                 kind.template,
-                dict(context or {}, **data, link=absolute(data.get("path"))),
+                dict(context or {}, **present(data), link=absolute(data.get("path"))),
                 dedup_key=f"mail:{dedup_key}",
                 obj=obj,
             )

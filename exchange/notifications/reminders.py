@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
@@ -19,36 +20,38 @@ from ..accounts.models import Role, User, UserRole
 from ..applications.models import Application, ApplicationStatus
 from ..approvals.models import ApplicationStep, StepStatus
 from ..approvals.operations import approvers_of
-from ..calls.labels import call_time
 from ..calls.models import Call, CallStatus
 from ..extensions import db
 from . import events
 from .models import Reminder
 
+# Titles are formatted when shown, in the reader's language; each names the call.
 events.declare(
     "reminder.draft_closing",
     "reminder_draft_closing",
-    "Your application to %(call)s is not submitted; the call closes %(deadline)s",
+    _l("Your application to %(call)s is not submitted; the call closes %(deadline)s"),
 )
 events.declare(
     "call.opened",
     "call_opened",
-    "A new call is open: %(call)s (until %(deadline)s)",
+    _l("A new call is open: %(call)s (until %(deadline)s)"),
 )
 events.declare(
     "application.withdrawn",
     "application_withdrawn",
-    "%(student)s withdrew the application to %(call)s",
+    _l("%(student)s withdrew the application to %(call)s"),
 )
 events.declare(
     "reminder.step_overdue",
     "reminder_step_overdue",
-    "Overdue: the application of %(student)s waits for your decision since %(since)s",
+    _l(
+        "Overdue: the application of %(student)s to %(call)s waits for your decision since %(since)s"
+    ),
 )
 events.declare(
     "reminder.step_escalated",
     "reminder_step_escalated",
-    "Stalled: %(step)s on the application of %(student)s waits since %(since)s",
+    _l("Stalled: %(step)s on the application of %(student)s to %(call)s waits since %(since)s"),
 )
 
 
@@ -142,7 +145,7 @@ def draft_reminders(now: datetime) -> int:
                 [application.student],
                 obj=application,
                 data=events.application_data(
-                    application, days=days, deadline=call_time(call.closes_at, call.timezone)
+                    application, days=days, **events.deadline_data(call.closes_at, call.timezone)
                 ),
                 key=f"{days}d-{application.id}-{call.closes_at.date().isoformat()}",
             )
@@ -151,7 +154,7 @@ def draft_reminders(now: datetime) -> int:
 
 
 def _since(step):
-    return step.activated_at.date().isoformat()
+    return step.activated_at.isoformat()
 
 
 def step_reminders(now: datetime) -> dict:
@@ -173,6 +176,8 @@ def step_reminders(now: datetime) -> dict:
         if rule not in approvers:
             approvers[rule] = approvers_of(step)
         for user in approvers[rule]:
+            if user.id == step.application.student_id:  # nobody decides on their own
+                continue
             overdue.append(
                 (
                     Due(user.id, "step_overdue", "ApplicationStep", step.id, step.due_at.date()),
@@ -195,6 +200,7 @@ def step_reminders(now: datetime) -> dict:
         (Due(c.id, "step_escalated", "ApplicationStep", s.id, s.due_at.date()), c, s)
         for s in escalate
         for c in coordinators
+        if c.id != s.application.student_id
     ]
     counts = {"overdue": 0, "escalated": 0}
     for kind, batch in (("overdue", overdue), ("escalated", escalations)):
@@ -207,7 +213,7 @@ def step_reminders(now: datetime) -> dict:
                 f"reminder.step_{kind}",
                 [user],
                 obj=application,
-                data=events.application_data(application, step, since=_since(step)),
+                data=events.application_data(application, step, since_at=_since(step)),
                 key=f"step-{step.id}-{due.due_on.isoformat()}",
             )
             counts[kind] += 1

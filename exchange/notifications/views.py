@@ -22,7 +22,7 @@ from ..core.database import utcnow
 from ..core.security import roles_required, safe_redirect_target
 from ..extensions import db
 from ..mail.models import OutboxMail
-from . import digests, events
+from . import digests, events, history
 from .labels import template_globals
 from .models import Notification
 
@@ -44,6 +44,7 @@ def unread_notifications():
 def _register_globals(state):
     state.app.jinja_env.globals.update(template_globals())
     state.app.jinja_env.globals["unread_notifications"] = unread_notifications
+    history.register()
 
 
 @bp.get("/")
