@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from ..extensions import db
+from . import reference
 from .academic import current_academic_year
 from .models import Agreement, Partner
 from .operations import PartnerData, partner_state
@@ -39,7 +40,9 @@ COLUMNS = (
 REQUIRED = ("name", "country")
 # Written by the export for reading, ignored by the import so that an export re-imports.
 EXPORT_ONLY = ("active_agreements", "places_per_year")
-LIST_SEPARATORS = re.compile(r"[\s|]+")
+LIST_SEPARATORS = re.compile(r"[\s|,;]+")
+# Between languages, as offices write them: "zh;en", "English, German", "中文、英文".
+LANGUAGE_SEPARATORS = re.compile(r"[,;/|、，；]+")
 # The export puts a ' before cells a spreadsheet would run as a formula; the import removes it.
 FORMULA_GUARD = re.compile(r"^'(?=[=+\-@\t\r])")
 
@@ -56,6 +59,8 @@ class Row:
     data: PartnerData
     given: set[str]  # the fields the file gives; an update changes only these
     no_hei_id: bool = False  # an empty hei_id cell: no hei-id, not one guessed from domains
+    # (field, as written, read as) for each name read as a code: "Deutschland" -> "DE"
+    interpreted: list = field(default_factory=list)
 
 
 @dataclass
@@ -174,6 +179,37 @@ def _read_header(record, parsed):
     return header
 
 
+def read_country(text, interpreted):
+    """The code for a country code or name; an unknown text is kept for the problem report."""
+    text = (text or "").strip()
+    code = reference.read_country(text)
+    if code is None:
+        return text
+    if code != text.upper():
+        interpreted.append(("country", text, code))
+    return code
+
+
+def read_languages(text, interpreted):
+    """Language codes for codes or names separated by any of LANGUAGE_SEPARATORS or spaces;
+    unknown words are kept for the problem report."""
+    languages = []
+    for part in LANGUAGE_SEPARATORS.split(text or ""):
+        part = part.strip()
+        if not part:
+            continue
+        code = reference.read_language(part)
+        words = [(part, code)] if code else [(w, reference.read_language(w)) for w in part.split()]
+        for word, code in words:
+            if code is None:
+                languages.append(word)
+                continue
+            if code != word.lower():
+                interpreted.append(("languages", word, code))
+            languages.append(code)
+    return languages
+
+
 def _csv_row(line, cells):
     cells = {k: FORMULA_GUARD.sub("", v) for k, v in cells.items() if k in COLUMNS}
     given = set(cells)
@@ -184,20 +220,21 @@ def _csv_row(line, cells):
         given.add("hei_id")  # without the column, the hei-id is the first domain
     if "status" in cells and not cells["status"].strip():
         given.discard("status")  # an empty status keeps the partner's status
+    interpreted = []
     data = PartnerData(
         name=cells.get("name", ""),
-        country=cells.get("country", ""),
+        country=read_country(cells.get("country"), interpreted),
         name_native=cells.get("name_native", ""),
         city=cells.get("city", ""),
         region=cells.get("region", ""),
         website=cells.get("website", ""),
         hei_id=cells.get("hei_id", ""),
         domains=_split(cells.get("domains")),
-        languages=_split(cells.get("languages")),
+        languages=read_languages(cells.get("languages"), interpreted),
         description=cells.get("description", ""),
         status=cells.get("status", ""),
     )
-    return Row(line, data, given, no_hei_id)
+    return Row(line, data, given, no_hei_id, interpreted)
 
 
 def read_json(content: bytes) -> ParsedFile:
@@ -271,15 +308,17 @@ def _json_row(number, entry, problems):
     given |= {"hei_id", "domains"} if domains else set()
     given |= {"website"} if pages else set()
     given |= {"region"} if texts["state-province"].strip() else set()
+    interpreted = []
+    country_name = entry.get("country") if isinstance(entry.get("country"), str) else ""
     data = PartnerData(
         name=texts["name"],
-        country=texts["alpha_two_code"],
+        country=read_country(texts["alpha_two_code"] or country_name, interpreted),
         region=texts["state-province"],
         website=pages[0] if pages else "",
         hei_id=domains[0] if domains else "",
         domains=domains,
     )
-    return Row(number, data, given)
+    return Row(number, data, given, interpreted=interpreted)
 
 
 # --- writing ---------------------------------------------------------------------------------

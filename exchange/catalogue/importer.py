@@ -4,22 +4,25 @@ Three steps: `read_file` turns bytes into rows (and problems with line numbers),
 validates every row with `PartnerData.normalised()` and matches it against the catalogue,
 `apply_import` writes the plan. A file with any problem writes nothing; applying the same file
 twice changes nothing the second time. The caller commits.
+
+By default (ImportMode.KEEP) an import adds new partners and fills the empty fields of those
+it matches, but keeps every value the catalogue has: another source (the world list) must not
+rename, downgrade or re-identify curated partners. Its differing values are listed as kept, so
+that overwriting them (ImportMode.OVERWRITE) is an informed, explicit choice.
 """
 
-import re
-import secrets
-import time
+import enum
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 
 from ..accounts.models import Role
 from ..core import audit
 from ..core.errors import DomainError, NotAllowed
+from ..core.imports import Preview
 from ..extensions import db
 from .formats import COLUMNS, Issue, ParsedFile, Row, read_file
 from .models import Partner
@@ -27,6 +30,12 @@ from .operations import partner_state
 
 IN_CHUNK = 900  # SQLite allows 999 bound parameters per statement
 FLUSH_EVERY = 500
+SAMPLE = 20  # rows per action shown in a preview
+
+
+class ImportMode(enum.Enum):
+    KEEP = "keep"  # add new partners, fill empty fields, keep every stored value
+    OVERWRITE = "overwrite"  # also replace stored values with the file's
 
 
 @dataclass
@@ -36,7 +45,8 @@ class Planned:
     values: dict
     given: set[str]
     partner: Partner | None = None
-    changes: dict = field(default_factory=dict)  # field -> [before, after]
+    changes: dict = field(default_factory=dict)  # field -> [before, after], to be written
+    kept: dict = field(default_factory=dict)  # field -> [stored, file's], not written
 
 
 @dataclass
@@ -48,6 +58,9 @@ class ImportResult:
     items: list[Planned] = field(default_factory=list)
     skipped: int = 0
     applied: bool = False
+    mode: ImportMode = ImportMode.KEEP
+    # (field, as written, read as) -> [rows, first line]
+    interpreted: dict = field(default_factory=dict)
 
     def _count(self, action):
         return sum(1 for item in self.items if item.action == action)
@@ -65,6 +78,11 @@ class ImportResult:
         return self._count("unchanged")
 
     @property
+    def with_kept(self):
+        """Matched partners whose stored values differ from the file's and are kept."""
+        return sum(1 for item in self.items if item.kept)
+
+    @property
     def to_write(self):
         return sum(1 for item in self.items if item.action != "unchanged")
 
@@ -76,8 +94,62 @@ class ImportResult:
             return _("entry %(n)s", n=line)
         return _("line %(n)s", n=line)
 
-    def sample(self, action, limit=20):
+    def sample(self, action, limit=SAMPLE):
         return [item for item in self.items if item.action == action][:limit]
+
+    def preview(self, max_issues=1000) -> Preview:
+        """The plain-data preview a page shows (see core.imports.Preview)."""
+        kept = [item for item in self.items if item.kept][:SAMPLE]
+        return Preview(
+            format=self.format,
+            mode=self.mode.value,
+            counts={
+                "total": self.total,
+                "create": self.created,
+                "update": self.updated,
+                "unchanged": self.unchanged,
+                "skipped": self.skipped,
+                "kept": self.with_kept,
+                "write": self.to_write,
+            },
+            problems=[list(p) for p in self.problems[:max_issues]],
+            problem_count=len(self.problems),
+            warnings=[list(w) for w in self.warnings[:max_issues]],
+            warning_count=len(self.warnings),
+            interpreted=[
+                [key[0], key[1], key[2], rows, line]
+                for key, (rows, line) in sorted(
+                    self.interpreted.items(), key=lambda kv: (kv[1][1], kv[0])
+                )
+            ][:max_issues],
+            samples={
+                "create": [_created(item) for item in self.sample("create")],
+                "update": [_changed(item, item.changes) for item in self.sample("update")],
+                "kept": [_changed(item, item.kept) for item in kept],
+            },
+            applied=self.applied,
+        )
+
+
+def _created(item):
+    v = item.values
+    return {
+        "line": item.line,
+        "id": item.partner.id if item.partner is not None else None,
+        "name": v["name"],
+        "country": v["country"],
+        "hei_id": v["hei_id"],
+        "website": v["website"],
+    }
+
+
+def _changed(item, changes):
+    return {
+        "line": item.line,
+        "id": item.partner.id,
+        "name": item.partner.name,
+        "changes": {k: changes[k] for k in sorted(changes)},
+    }
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -95,9 +167,28 @@ def _chunks(items, size=IN_CHUNK):
         yield items[i : i + size]
 
 
-def plan_import(parsed: ParsedFile, progress=None) -> ImportResult:
+def _empty(value):
+    return value is None or value == ""
+
+
+def _differences(before, after, given):
+    differences = {}
+    for key in given:
+        old, new = before[key], after[key]
+        if key == "languages" and set((old or "").split()) == set((new or "").split()):
+            continue  # the same languages in another order
+        if old != new:
+            differences[key] = [old, new]
+    return differences
+
+
+def plan_import(
+    parsed: ParsedFile, progress=None, mode: ImportMode = ImportMode.KEEP
+) -> ImportResult:
     """Validate every row and decide, for each, create / update / unchanged. Writes nothing."""
-    result = ImportResult(parsed.format, total=parsed.total, problems=list(parsed.problems))
+    result = ImportResult(
+        parsed.format, total=parsed.total, problems=list(parsed.problems), mode=mode
+    )
     # The rows without problems are planned too, so that the counts mean something even
     # when the file has to be fixed first.
     rows = _check_rows(parsed, result, progress)
@@ -118,10 +209,14 @@ def plan_import(parsed: ParsedFile, progress=None) -> ImportResult:
             changes = {k: [None, v] for k, v in after.items() if v not in (None, "")}
             result.items.append(Planned(row.line, "create", values, row.given, None, changes))
             continue
-        before = partner_state(partner)
-        changes = {k: [before[k], after[k]] for k in row.given if before[k] != after[k]}
+        differences = _differences(partner_state(partner), after, row.given)
+        if mode is ImportMode.OVERWRITE:
+            changes, kept = differences, {}
+        else:  # a stored status is never "empty": an import keeps it
+            changes = {k: d for k, d in differences.items() if _empty(d[0]) and k != "status"}
+            kept = {k: d for k, d in differences.items() if k not in changes}
         action = "update" if changes else "unchanged"
-        result.items.append(Planned(row.line, action, values, row.given, partner, changes))
+        result.items.append(Planned(row.line, action, values, row.given, partner, changes, kept))
     return result
 
 
@@ -131,6 +226,9 @@ def _check_rows(parsed, result, progress):
     for row in parsed.rows:
         if progress:
             progress(1)
+        for key in row.interpreted:
+            counted = result.interpreted.setdefault(key, [0, row.line])
+            counted[0] += 1
         values, problems = row.data.normalised()
         for field_name, message in problems:
             result.problems.append(Issue(row.line, field_name, str(message)))
@@ -246,10 +344,11 @@ def apply_import(result: ImportResult, *, actor, filename, progress=None):
         if partner is None:
             partner = item.partner = Partner()
             db.session.add(partner)
-        fields = COLUMNS if item.action == "create" else item.given
+        fields = COLUMNS if item.action == "create" else item.changes
         for key in fields:
             setattr(partner, key, item.values[key])
-        partner.name_key = item.values["name_key"]
+        if "name" in fields:
+            partner.name_key = item.values["name_key"]
         partner.refresh_search_text()
         batch.append(item)
         if len(batch) >= FLUSH_EVERY:
@@ -267,6 +366,8 @@ def apply_import(result: ImportResult, *, actor, filename, progress=None):
             "updated": result.updated,
             "unchanged": result.unchanged,
             "skipped": result.skipped,
+            "kept": result.with_kept,
+            "mode": result.mode.value,
             "warnings": len(result.warnings),
         },
     )
@@ -285,45 +386,9 @@ def _flush(batch, actor, progress):
     batch.clear()
 
 
-def import_file(content: bytes, fmt, *, actor, filename, dry_run=True):
+def import_file(content: bytes, fmt, *, actor, filename, dry_run=True, mode=ImportMode.KEEP):
     """Read, plan and (unless dry_run or there are problems) apply: the whole import."""
-    result = plan_import(read_file(content, fmt))
+    result = plan_import(read_file(content, fmt), mode=mode)
     if not dry_run and not result.problems:
         apply_import(result, actor=actor, filename=filename)
     return result
-
-
-# --- uploads kept between the preview and the confirmation ----------------------------------
-
-TOKEN_RE = re.compile(r"^[0-9a-f]{32}\.(csv|json)$")
-KEEP_SECONDS = 24 * 3600
-
-
-def _upload_folder():
-    return Path(current_app.config["UPLOAD_DIR"]) / "imports"
-
-
-def keep_upload(content: bytes, fmt) -> str:
-    """Store an upload under a random name; only that name goes back to the browser."""
-    folder = _upload_folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    stale = time.time() - KEEP_SECONDS
-    for old in folder.iterdir():  # previews nobody confirmed
-        if TOKEN_RE.match(old.name) and old.stat().st_mtime < stale:
-            old.unlink(missing_ok=True)
-    token = f"{secrets.token_hex(16)}.{fmt}"
-    (folder / token).write_bytes(content)
-    return token
-
-
-def kept_upload(token) -> Path | None:
-    if not isinstance(token, str) or not TOKEN_RE.match(token):
-        return None
-    path = _upload_folder() / token
-    return path if path.is_file() else None
-
-
-def discard_upload(token):
-    path = kept_upload(token)
-    if path is not None:
-        path.unlink(missing_ok=True)
