@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -66,9 +67,11 @@ class Row:
 @dataclass
 class ParsedFile:
     format: str
-    rows: list[Row] = field(default_factory=list)
+    # The rows, read as they are taken; problems and total grow as they are read.
+    rows: Iterable[Row] = ()
     problems: list[Issue] = field(default_factory=list)
     total: int = 0  # data rows (CSV) or entries (JSON), with or without problems
+    expected: int = 0  # about how many rows there are, known at once (for progress bars)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -94,6 +97,7 @@ def _split(value):
 
 
 def read_csv(content: bytes) -> ParsedFile:
+    """The header is read at once; the rows as they are taken from `parsed.rows`."""
     parsed = ParsedFile("csv")
     try:
         text = content.decode("utf-8-sig")
@@ -111,16 +115,28 @@ def read_csv(content: bytes) -> ParsedFile:
     first_line = text if end < 0 else text[:end]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    header = None
-    start = 1  # the physical line where the record being read starts
+    try:
+        header = next((record for record in reader), None)
+    except csv.Error as exc:
+        parsed.problems.append(
+            Issue(1, "", _("This is not valid CSV (%(error)s). Check the quotes.", error=exc))
+        )
+        return parsed
+    if header is None:
+        parsed.problems.append(Issue(None, "file", _("The file is empty.")))
+        return parsed
+    header = _read_header(header, parsed)
+    if not parsed.problems:
+        parsed.expected = max(text.count("\n") - 1, 0)
+        parsed.rows = _csv_rows(reader, header, parsed)
+    return parsed
+
+
+def _csv_rows(reader, header, parsed):
+    start = reader.line_num + 1  # the physical line where the record being read starts
     try:
         for record in reader:
             line, start = start, reader.line_num + 1
-            if header is None:
-                header = _read_header(record, parsed)
-                if parsed.problems:
-                    return parsed
-                continue
             if not any(cell.strip() for cell in record):
                 continue
             parsed.total += 1
@@ -140,14 +156,11 @@ def read_csv(content: bytes) -> ParsedFile:
                     )
                 )
                 continue
-            parsed.rows.append(_csv_row(line, dict(zip(header, record, strict=True))))
+            yield _csv_row(line, dict(zip(header, record, strict=True)))
     except csv.Error as exc:
         parsed.problems.append(
             Issue(start, "", _("This is not valid CSV (%(error)s). Check the quotes.", error=exc))
         )
-    if header is None:
-        parsed.problems.append(Issue(None, "file", _("The file is empty.")))
-    return parsed
 
 
 def _read_header(record, parsed):
@@ -272,11 +285,12 @@ def read_json(content: bytes) -> ParsedFile:
             )
         )
         return parsed
-    parsed.total = len(entries)
-    for number, entry in enumerate(entries, start=1):
-        row = _json_row(number, entry, parsed.problems)
-        if row is not None:
-            parsed.rows.append(row)
+    parsed.total = parsed.expected = len(entries)
+    parsed.rows = (
+        row
+        for number, entry in enumerate(entries, start=1)
+        if (row := _json_row(number, entry, parsed.problems)) is not None
+    )
     return parsed
 
 

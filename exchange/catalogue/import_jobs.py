@@ -64,10 +64,8 @@ def _parse(token, state):
 def check(token, mode: importer.ImportMode, filename="") -> imports.Preview:
     """Check a kept file against the catalogue and keep its preview. Writes nothing."""
     parsed = _parse(token, "checking")
-    progress = imports.Progress(KIND, token, "checking", len(parsed.rows))
-    result = importer.plan_import(parsed, progress=progress, mode=mode)
-    del parsed
-    preview = result.preview()
+    progress = imports.Progress(KIND, token, "checking", parsed.expected)
+    preview = importer.run_import(parsed, progress=progress, mode=mode).preview()
     imports.write_status(KIND, token, state="checked", preview=preview.to_json(), filename=filename)
     return preview
 
@@ -77,9 +75,10 @@ def run(token, mode: importer.ImportMode, filename, actor) -> imports.Preview:
     "imported" with what was done, "checked" with the problems found now, or "failed"."""
     try:
         parsed = _parse(token, "importing")
-        progress = imports.Progress(KIND, token, "importing", len(parsed.rows))
-        result = importer.plan_import(parsed, progress=progress, mode=mode)
-        del parsed
+        progress = imports.Progress(KIND, token, "importing", parsed.expected)
+        result = importer.run_import(
+            parsed, mode=mode, apply=True, actor=actor, filename=filename, progress=progress
+        )
         if result.problems:
             # The catalogue changed since the preview: show the new problems, write nothing.
             db.session.rollback()
@@ -88,7 +87,6 @@ def run(token, mode: importer.ImportMode, filename, actor) -> imports.Preview:
                 KIND, token, state="checked", preview=preview.to_json(), filename=filename
             )
             return preview
-        importer.apply_import(result, actor=actor, filename=filename)
         db.session.commit()
     except (DomainError, IntegrityError) as exc:
         db.session.rollback()
