@@ -100,7 +100,7 @@ def read_csv(content: bytes) -> ParsedFile:
     """The header is read at once; the rows as they are taken from `parsed.rows`."""
     parsed = ParsedFile("csv")
     try:
-        text = content.decode("utf-8-sig")
+        content.decode("utf-8")  # checked whole at once; read below a buffer at a time
     except UnicodeDecodeError as exc:
         line = content[: exc.start].count(b"\n") + 1
         parsed.problems.append(
@@ -111,10 +111,11 @@ def read_csv(content: bytes) -> ParsedFile:
             )
         )
         return parsed
-    end = text.find("\n")
-    first_line = text if end < 0 else text[:end]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    end = content.find(b"\n")
+    first_line = content if end < 0 else content[:end]
+    delimiter = ";" if first_line.count(b";") > first_line.count(b",") else ","
+    text = io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig", newline="")
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
     try:
         header = next((record for record in reader), None)
     except csv.Error as exc:
@@ -127,7 +128,7 @@ def read_csv(content: bytes) -> ParsedFile:
         return parsed
     header = _read_header(header, parsed)
     if not parsed.problems:
-        parsed.expected = max(text.count("\n") - 1, 0)
+        parsed.expected = max(content.count(b"\n") - 1, 0)
         parsed.rows = _csv_rows(reader, header, parsed)
     return parsed
 

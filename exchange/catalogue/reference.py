@@ -5,7 +5,7 @@ names are shown in the user's language through Babel (CLDR)."""
 import csv
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pycountry
@@ -167,6 +167,7 @@ def country_names() -> dict[str, str]:
     return _unique(pairs)
 
 
+@lru_cache(maxsize=4096)  # a file names the same few countries on thousands of rows
 def read_country(value: str | None) -> str | None:
     """The ISO code for a code or a country's name in one of NAME_LOCALES; None if unknown
     or ambiguous."""
@@ -189,5 +190,6 @@ def language_names() -> dict[str, str]:
     return _unique(pairs)
 
 
+@lru_cache(maxsize=4096)
 def read_language(value: str | None) -> str | None:
     return normalise_language(value) or language_names().get(name_key(value))
