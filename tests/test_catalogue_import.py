@@ -288,3 +288,20 @@ def test_a_large_file_is_checked_and_imported_by_the_worker(committed_app, tmp_p
             assert wait_for(lambda: "3000 new partners" in client.get(status_url).text)
         db.session.remove()
         assert db.session.scalar(sa.select(sa.func.count(Partner.id))) == 3000
+
+
+def test_a_partner_is_matched_by_another_of_the_rows_domains(app, ctx):
+    sciences_po = PartnerFactory(name="Sciences Po", country="FR", hei_id="sciencespo.fr")
+    entry = {
+        "name": "Institut d'Etudes Politiques de Paris (Sciences Po)",
+        "domains": ["sciences-po.fr", "sciencespo.fr"],
+        "web_pages": ["http://www.sciences-po.fr/"],
+        "alpha_two_code": "FR",
+    }
+    result = run(json.dumps([entry]), fmt="json")
+    assert (result.created, result.with_kept) == (0, 1)  # no second Sciences Po
+    [kept] = result.preview().samples["kept"]
+    assert kept["id"] == sciences_po.id
+    assert kept["changes"]["hei_id"] == ["sciencespo.fr", "sciences-po.fr"]
+    db.session.expire_all()
+    assert [p.hei_id for p in partners()] == ["sciencespo.fr"]

@@ -282,6 +282,8 @@ class _Run:
         for row, values in rows:
             partner = by_hei.get(values["hei_id"]) if values["hei_id"] else None
             if partner is None:
+                partner = self._by_other_domain(values, by_hei, claimed)
+            if partner is None:
                 for candidate in by_name.get((values["name_key"], values["country"]), []):
                     # A partner with another hei-id is another institution of the same name.
                     if candidate.id in claimed or candidate.id in self.matched:
@@ -308,6 +310,21 @@ class _Run:
             planned.append(self._planned(row, values, partner))
         return planned
 
+    def _by_other_domain(self, values, by_hei, claimed):
+        """A partner whose hei-id is another of the row's domains, in the same country: the
+        world list gives sciences-po.fr first and sciencespo.fr second."""
+        for domain in values["domains"].split()[1:]:
+            candidate = by_hei.get(domain)
+            if (
+                candidate is not None
+                and candidate.country == values["country"]
+                and candidate.id not in claimed
+                and candidate.id not in self.matched
+            ):
+                claimed.add(candidate.id)
+                return candidate
+        return None
+
     def _planned(self, row, values, partner):
         after = _state(values)
         if partner is None:
@@ -333,6 +350,7 @@ def _chunks(items, size=CHUNK):
 def _existing(rows, exclude):
     """The partners the rows may match, loaded in a few statements per chunk of rows."""
     heis = {v["hei_id"] for _row, v in rows if v["hei_id"]}
+    heis |= {domain for _row, v in rows for domain in v["domains"].split()}
     names = {v["name_key"] for _row, v in rows}
     by_hei, by_name = {}, defaultdict(list)
     for chunk in _chunks(heis):
