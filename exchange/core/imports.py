@@ -114,7 +114,8 @@ class Progress:
 
     def __init__(self, kind, token, state, total, every=0.5):
         self.kind, self.token, self.state, self.total = kind, token, state, total
-        self.done, self.every, self.last = 0, every, 0.0
+        self.done, self.every, self.last = 0, every, time.monotonic()
+        write_status(kind, token, state=state, done=0, total=total)
 
     def __call__(self, n=1):
         self.done += n
