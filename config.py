@@ -131,6 +131,8 @@ class Config:
 
     MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 10) * 1024 * 1024
     UPLOAD_DIR = _env("UPLOAD_DIR", str(INSTANCE / "uploads"))
+    # Import files larger than this are checked and imported by the worker, with a progress page.
+    IMPORT_INLINE_BYTES = _env_int("IMPORT_INLINE_KB", 512) * 1024
     ACADEMIC_YEAR_START_MONTH = _env_int("ACADEMIC_YEAR_START_MONTH", 9)
 
     # Scheduled mail. Students with a draft are reminded this many days before a call closes.

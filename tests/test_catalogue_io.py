@@ -19,13 +19,23 @@ from exchange.extensions import db
 from .conftest import csrf_token, login
 from .factories import AgreementFactory, PartnerFactory, coordinator, student
 
-WORLD = Path(__file__).resolve().parents[2] / "shared/data/world_universities.json"
+# ../shared/data beside the checkout (a worktree in /work/wt/<name> has it one level higher).
+WORLD = next(
+    (
+        p / "shared/data/world_universities.json"
+        for p in Path(__file__).resolve().parents[1:4]
+        if (p / "shared/data/world_universities.json").is_file()
+    ),
+    Path(__file__).resolve().parents[2] / "shared/data/world_universities.json",
+)
 HEADER = "name,country,city,website,hei_id,languages,status\n"
 
 
-def run(text, fmt="csv", dry_run=False, filename="partners.csv"):
+def run(text, fmt="csv", dry_run=False, filename="partners.csv", mode=importer.ImportMode.KEEP):
     content = text.encode("utf-8") if isinstance(text, str) else text
-    result = importer.import_file(content, fmt, actor=None, filename=filename, dry_run=dry_run)
+    result = importer.import_file(
+        content, fmt, actor=None, filename=filename, dry_run=dry_run, mode=mode
+    )
     if not dry_run and not result.problems:
         db.session.commit()
     return result
@@ -149,7 +159,9 @@ def test_second_import_is_unchanged_and_changes_are_detected(app, ctx):
         "Alpha University,DE,Bonn,https://alpha.de,alpha.de,de en,active\n"  # matched by hei-id
         "BETA U,FR,Paris,,,,\n"  # matched by name (any case) and country
     )
-    result = run(changed)
+    kept = run(changed)  # by default, stored values are kept
+    assert (kept.created, kept.updated, kept.unchanged, kept.with_kept) == (0, 0, 2, 2)
+    result = run(changed, mode=importer.ImportMode.OVERWRITE)
     assert (result.created, result.updated, result.unchanged) == (0, 2, 0)
     alpha, beta = partners()
     assert (alpha.name, alpha.languages) == ("Alpha University", "de en")
@@ -187,7 +199,8 @@ def test_an_empty_status_or_hei_id_keeps_the_stored_value(app, ctx):
     PartnerFactory(
         name="Dormant U", country="DE", hei_id="dormant.de", status=PartnerStatus.INACTIVE
     )
-    result = run(HEADER + "Dormant U,DE,Bonn,,,,\n")
+    # Even when overwriting, an empty cell is no value.
+    result = run(HEADER + "Dormant U,DE,Bonn,,,,\n", mode=importer.ImportMode.OVERWRITE)
     assert (result.updated, result.problems) == (1, [])
     [partner] = partners()
     assert (partner.hei_id, partner.status, partner.city) == (
@@ -345,7 +358,7 @@ def test_upload_preview_then_confirm(app, staff_client):
         },
     )
     assert resp.status_code == 302
-    assert resp.headers["Location"].endswith("/catalogue/")
+    assert resp.headers["Location"].endswith(f"/catalogue/import/{token}")
     assert [p.name for p in partners()] == ["<script>alert(1)</script> U", "Alpha U"]
     assert "partners.imported" in audit_actions()
     assert not stored.exists()
@@ -364,7 +377,8 @@ def test_confirm_checks_the_file_again_against_the_current_catalogue(staff_clien
         data={n: hidden(html, n) for n in ("csrf_token", "token", "filename")},
     )
     assert resp.status_code == 302
-    assert [(p.name, p.city) for p in partners()] == [("Alpha U", "Bonn")]  # updated, not doubled
+    # Matched, not doubled; the stored city is kept (the default does not overwrite).
+    assert [(p.name, p.city) for p in partners()] == [("Alpha U", "Köln")]
     again = staff_client.post(
         "/catalogue/import/confirm",
         data={n: hidden(html, n) for n in ("csrf_token", "token", "filename")},

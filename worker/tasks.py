@@ -75,3 +75,19 @@ def issue_password_reset(email: str):
 
     issue(email)
     db.session.commit()
+
+
+@celery.task(name="exchange.catalogue.check_import")
+def check_import(token: str, mode: str, filename: str):
+    """Check a large partner file kept by the upload page; its page shows the progress."""
+    from exchange.catalogue.import_jobs import check_in_worker
+
+    check_in_worker(token, mode, filename)
+
+
+@celery.task(name="exchange.catalogue.run_import")
+def run_import(token: str, mode: str, filename: str, actor_id: int):
+    """Import a large partner file after its preview was confirmed."""
+    from exchange.catalogue.import_jobs import run_in_worker
+
+    run_in_worker(token, mode, filename, actor_id)

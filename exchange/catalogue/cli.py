@@ -32,43 +32,70 @@ def _echo_issues(result, issues, limit=None, err=False):
     type=click.Choice(formats.FORMATS),
     help="File format; by default from the file name's extension.",
 )
-def import_partners(file, dry_run, fmt):
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace the stored values of matched partners with the file's. By default an "
+    "import adds new partners and fills empty fields, and keeps every stored value.",
+)
+def import_partners(file, dry_run, fmt, overwrite):
     """Import partners from a CSV file or a world_universities.json-style JSON file.
 
     Nothing is written if any row has a problem. Rows match existing partners on their
-    hei-id, else on name and country.
+    hei-id, else on name and country. Countries and languages may be codes or names.
     """
     fmt = fmt or formats.format_of(file.name)
     if fmt is None:
         raise click.UsageError("cannot tell the format from the file name; give --format")
+    mode = importer.ImportMode.OVERWRITE if overwrite else importer.ImportMode.KEEP
     parsed = formats.read_file(file.read_bytes(), fmt)
-    with click.progressbar(length=len(parsed.rows), label="Checking ") as bar:
-        result = importer.plan_import(parsed, progress=bar.update)
+    label = "Checking " if dry_run else "Importing"
+    try:
+        with click.progressbar(length=parsed.expected, label=label) as bar:
+            result = importer.run_import(
+                parsed, mode=mode, apply=not dry_run, filename=file.name, progress=bar.update
+            )
+    except (DomainError, IntegrityError) as exc:
+        db.session.rollback()
+        raise click.ClickException(f"nothing was written: {exc}") from exc
     click.echo(
         f"{result.total} rows: {result.created} to create, {result.updated} to update, "
         f"{result.unchanged} unchanged, {result.skipped} duplicates skipped"
     )
+    _echo_interpreted(result)
+    if result.with_kept:
+        _echo_kept(result)
     if result.warnings:
         click.echo(f"{len(result.warnings)} warnings:")
         _echo_issues(result, result.warnings, SHOW_WARNINGS)
     if result.problems:
+        db.session.rollback()
         click.echo(f"{len(result.problems)} problems; nothing was written:", err=True)
         _echo_issues(result, result.problems, err=True)
         raise SystemExit(1)
     if dry_run:
         click.echo("Dry run: nothing was written.")
         return
-    try:
-        with click.progressbar(length=result.to_write, label="Importing") as bar:
-            importer.apply_import(result, actor=None, filename=file.name, progress=bar.update)
-        db.session.commit()
-    except (DomainError, IntegrityError) as exc:
-        db.session.rollback()
-        raise click.ClickException(f"nothing was written: {exc}") from exc
+    db.session.commit()
     click.echo(
         f"Imported: {result.created} created, {result.updated} updated, "
         f"{result.unchanged} unchanged."
     )
+
+
+def _echo_interpreted(result):
+    for (field, written, code), (rows, line) in list(result.interpreted.items())[:SHOW_WARNINGS]:
+        click.echo(f"  {field}: {written} → {code} ({rows} rows, first at {result.where(line)})")
+
+
+def _echo_kept(result):
+    click.echo(
+        f"{result.with_kept} matched partners keep stored values that differ from the file's "
+        "(--overwrite replaces them):"
+    )
+    for item in result.sample("kept"):
+        changes = "; ".join(f"{k}: {old!r} (file: {new!r})" for k, (old, new) in item.kept.items())
+        click.echo(f"  {result.where(item.line)}, {item.partner.name}: {changes}")
 
 
 @partners_cli.command("export")

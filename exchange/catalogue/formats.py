@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -16,6 +17,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from ..extensions import db
+from . import reference
 from .academic import current_academic_year
 from .models import Agreement, Partner
 from .operations import PartnerData, partner_state
@@ -39,7 +41,9 @@ COLUMNS = (
 REQUIRED = ("name", "country")
 # Written by the export for reading, ignored by the import so that an export re-imports.
 EXPORT_ONLY = ("active_agreements", "places_per_year")
-LIST_SEPARATORS = re.compile(r"[\s|]+")
+LIST_SEPARATORS = re.compile(r"[\s|,;]+")
+# Between languages, as offices write them: "zh;en", "English, German", "中文、英文".
+LANGUAGE_SEPARATORS = re.compile(r"[,;/|、，；]+")
 # The export puts a ' before cells a spreadsheet would run as a formula; the import removes it.
 FORMULA_GUARD = re.compile(r"^'(?=[=+\-@\t\r])")
 
@@ -56,14 +60,18 @@ class Row:
     data: PartnerData
     given: set[str]  # the fields the file gives; an update changes only these
     no_hei_id: bool = False  # an empty hei_id cell: no hei-id, not one guessed from domains
+    # (field, as written, read as) for each name read as a code: "Deutschland" -> "DE"
+    interpreted: list = field(default_factory=list)
 
 
 @dataclass
 class ParsedFile:
     format: str
-    rows: list[Row] = field(default_factory=list)
+    # The rows, read as they are taken; problems and total grow as they are read.
+    rows: Iterable[Row] = ()
     problems: list[Issue] = field(default_factory=list)
     total: int = 0  # data rows (CSV) or entries (JSON), with or without problems
+    expected: int = 0  # about how many rows there are, known at once (for progress bars)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -89,9 +97,10 @@ def _split(value):
 
 
 def read_csv(content: bytes) -> ParsedFile:
+    """The header is read at once; the rows as they are taken from `parsed.rows`."""
     parsed = ParsedFile("csv")
     try:
-        text = content.decode("utf-8-sig")
+        content.decode("utf-8")  # checked whole at once; read below a buffer at a time
     except UnicodeDecodeError as exc:
         line = content[: exc.start].count(b"\n") + 1
         parsed.problems.append(
@@ -102,20 +111,33 @@ def read_csv(content: bytes) -> ParsedFile:
             )
         )
         return parsed
-    end = text.find("\n")
-    first_line = text if end < 0 else text[:end]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    header = None
-    start = 1  # the physical line where the record being read starts
+    end = content.find(b"\n")
+    first_line = content if end < 0 else content[:end]
+    delimiter = ";" if first_line.count(b";") > first_line.count(b",") else ","
+    text = io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig", newline="")
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
+    try:
+        header = next((record for record in reader), None)
+    except csv.Error as exc:
+        parsed.problems.append(
+            Issue(1, "", _("This is not valid CSV (%(error)s). Check the quotes.", error=exc))
+        )
+        return parsed
+    if header is None:
+        parsed.problems.append(Issue(None, "file", _("The file is empty.")))
+        return parsed
+    header = _read_header(header, parsed)
+    if not parsed.problems:
+        parsed.expected = max(content.count(b"\n") - 1, 0)
+        parsed.rows = _csv_rows(reader, header, parsed)
+    return parsed
+
+
+def _csv_rows(reader, header, parsed):
+    start = reader.line_num + 1  # the physical line where the record being read starts
     try:
         for record in reader:
             line, start = start, reader.line_num + 1
-            if header is None:
-                header = _read_header(record, parsed)
-                if parsed.problems:
-                    return parsed
-                continue
             if not any(cell.strip() for cell in record):
                 continue
             parsed.total += 1
@@ -135,14 +157,11 @@ def read_csv(content: bytes) -> ParsedFile:
                     )
                 )
                 continue
-            parsed.rows.append(_csv_row(line, dict(zip(header, record, strict=True))))
+            yield _csv_row(line, dict(zip(header, record, strict=True)))
     except csv.Error as exc:
         parsed.problems.append(
             Issue(start, "", _("This is not valid CSV (%(error)s). Check the quotes.", error=exc))
         )
-    if header is None:
-        parsed.problems.append(Issue(None, "file", _("The file is empty.")))
-    return parsed
 
 
 def _read_header(record, parsed):
@@ -174,6 +193,37 @@ def _read_header(record, parsed):
     return header
 
 
+def read_country(text, interpreted):
+    """The code for a country code or name; an unknown text is kept for the problem report."""
+    text = (text or "").strip()
+    code = reference.read_country(text)
+    if code is None:
+        return text
+    if code != text.upper():
+        interpreted.append(("country", text, code))
+    return code
+
+
+def read_languages(text, interpreted):
+    """Language codes for codes or names separated by any of LANGUAGE_SEPARATORS or spaces;
+    unknown words are kept for the problem report."""
+    languages = []
+    for part in LANGUAGE_SEPARATORS.split(text or ""):
+        part = part.strip()
+        if not part:
+            continue
+        code = reference.read_language(part)
+        words = [(part, code)] if code else [(w, reference.read_language(w)) for w in part.split()]
+        for word, code in words:
+            if code is None:
+                languages.append(word)
+                continue
+            if code != word.lower():
+                interpreted.append(("languages", word, code))
+            languages.append(code)
+    return languages
+
+
 def _csv_row(line, cells):
     cells = {k: FORMULA_GUARD.sub("", v) for k, v in cells.items() if k in COLUMNS}
     given = set(cells)
@@ -184,20 +234,21 @@ def _csv_row(line, cells):
         given.add("hei_id")  # without the column, the hei-id is the first domain
     if "status" in cells and not cells["status"].strip():
         given.discard("status")  # an empty status keeps the partner's status
+    interpreted = []
     data = PartnerData(
         name=cells.get("name", ""),
-        country=cells.get("country", ""),
+        country=read_country(cells.get("country"), interpreted),
         name_native=cells.get("name_native", ""),
         city=cells.get("city", ""),
         region=cells.get("region", ""),
         website=cells.get("website", ""),
         hei_id=cells.get("hei_id", ""),
         domains=_split(cells.get("domains")),
-        languages=_split(cells.get("languages")),
+        languages=read_languages(cells.get("languages"), interpreted),
         description=cells.get("description", ""),
         status=cells.get("status", ""),
     )
-    return Row(line, data, given, no_hei_id)
+    return Row(line, data, given, no_hei_id, interpreted)
 
 
 def read_json(content: bytes) -> ParsedFile:
@@ -235,11 +286,12 @@ def read_json(content: bytes) -> ParsedFile:
             )
         )
         return parsed
-    parsed.total = len(entries)
-    for number, entry in enumerate(entries, start=1):
-        row = _json_row(number, entry, parsed.problems)
-        if row is not None:
-            parsed.rows.append(row)
+    parsed.total = parsed.expected = len(entries)
+    parsed.rows = (
+        row
+        for number, entry in enumerate(entries, start=1)
+        if (row := _json_row(number, entry, parsed.problems)) is not None
+    )
     return parsed
 
 
@@ -271,15 +323,17 @@ def _json_row(number, entry, problems):
     given |= {"hei_id", "domains"} if domains else set()
     given |= {"website"} if pages else set()
     given |= {"region"} if texts["state-province"].strip() else set()
+    interpreted = []
+    country_name = entry.get("country") if isinstance(entry.get("country"), str) else ""
     data = PartnerData(
         name=texts["name"],
-        country=texts["alpha_two_code"],
+        country=read_country(texts["alpha_two_code"] or country_name, interpreted),
         region=texts["state-province"],
         website=pages[0] if pages else "",
         hei_id=domains[0] if domains else "",
         domains=domains,
     )
-    return Row(number, data, given)
+    return Row(number, data, given, interpreted=interpreted)
 
 
 # --- writing ---------------------------------------------------------------------------------

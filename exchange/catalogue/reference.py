@@ -3,7 +3,9 @@ subject areas and CEFR levels. Codes come from pycountry and the data files besi
 names are shown in the user's language through Babel (CLDR)."""
 
 import csv
-from functools import cache
+import re
+import unicodedata
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pycountry
@@ -105,3 +107,89 @@ def normalise_country(value: str | None) -> str | None:
 def normalise_language(value: str | None) -> str | None:
     code = (value or "").strip().lower()
     return code if code in language_codes() else None
+
+
+# --- reading names as partner files write them -----------------------------------------------
+
+# The languages whose names for countries and languages an import understands, besides codes.
+NAME_LOCALES = (
+    "en", "de", "fr", "es", "it", "pt", "nl", "pl", "cs", "sv", "da", "nb", "fi", "hu", "ro",
+    "tr", "el", "ru", "uk", "ar", "zh", "zh_Hant", "ja", "ko",
+)  # fmt: skip
+# Names in daily use that neither CLDR nor pycountry lists (they list the current forms).
+COUNTRY_ALIASES = {
+    "UK": "GB",
+    "Great Britain": "GB",
+    "England": "GB",
+    "Scotland": "GB",
+    "Wales": "GB",
+    "Turkey": "TR",
+    "Holland": "NL",
+    "한국": "KR",
+    "Swaziland": "SZ",
+    "Macedonia": "MK",
+}
+_NAME_NOISE = re.compile(r"[.'’()\"]")
+
+
+def name_key(text: str | None) -> str:
+    """A name compared loosely: same Unicode form, case, spaces; no dots or brackets."""
+    text = unicodedata.normalize("NFKC", text or "")
+    return " ".join(_NAME_NOISE.sub(" ", text).casefold().split())
+
+
+def _unique(pairs):
+    """{key: code} from (key, code) pairs, without the keys that name two different codes."""
+    found, clashes = {}, set()
+    for key, code in pairs:
+        if not key:
+            continue
+        if found.setdefault(key, code) != code:
+            clashes.add(key)
+    return {key: code for key, code in found.items() if key not in clashes}
+
+
+@cache
+def country_names() -> dict[str, str]:
+    """Country names and codes as people write them, to ISO 3166-1 alpha-2: CLDR names in
+    NAME_LOCALES, pycountry's names, official and common names, and alpha-3 codes."""
+    codes = country_codes()
+    pairs = []
+    for country in pycountry.countries:
+        for attr in ("name", "official_name", "common_name", "alpha_3"):
+            pairs.append((name_key(getattr(country, attr, None)), country.alpha_2))
+    pairs += [(name_key(name), code) for code, name in EXTRA_COUNTRIES.items()]
+    pairs += [(name_key(name), code) for name, code in COUNTRY_ALIASES.items()]
+    for locale in NAME_LOCALES:
+        for code, name in Locale.parse(locale).territories.items():
+            if code in codes:
+                pairs.append((name_key(name), code))
+    return _unique(pairs)
+
+
+@lru_cache(maxsize=4096)  # a file names the same few countries on thousands of rows
+def read_country(value: str | None) -> str | None:
+    """The ISO code for a code or a country's name in one of NAME_LOCALES; None if unknown
+    or ambiguous."""
+    return normalise_country(value) or country_names().get(name_key(value))
+
+
+@cache
+def language_names() -> dict[str, str]:
+    """Language names (CLDR, in NAME_LOCALES) and ISO 639-2/3 codes to ISO 639-1 codes."""
+    codes = language_codes()
+    pairs = []
+    for lang in pycountry.languages:
+        if getattr(lang, "alpha_2", None):
+            for attr in ("name", "alpha_3", "bibliographic"):
+                pairs.append((name_key(getattr(lang, attr, None)), lang.alpha_2))
+    for locale in NAME_LOCALES:
+        for code, name in Locale.parse(locale).languages.items():
+            if code in codes:
+                pairs.append((name_key(name), code))
+    return _unique(pairs)
+
+
+@lru_cache(maxsize=4096)
+def read_language(value: str | None) -> str | None:
+    return normalise_language(value) or language_names().get(name_key(value))
