@@ -337,7 +337,10 @@ def _load_page(filters, student, year):
         rows = db.session.scalars(
             sa.select(Agreement)
             .where(
-                Agreement.partner_id.in_([p.id for p in partners]), current_agreement_clause(year)
+                Agreement.partner_id.in_([p.id for p in partners]),
+                # The agreements the filters chose the partner by, not all its current ones:
+                # "only agreements I am eligible for" must not list one the student does not meet.
+                agreement_clause(filters, student, year),
             )
             .options(selectinload(Agreement.units))
             .order_by(Agreement.partner_id, Agreement.type, Agreement.id)
