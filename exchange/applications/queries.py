@@ -60,6 +60,8 @@ class NextStep:
     text: str
     due: datetime | None = None
     zone: str | None = None
+    # The due date is the student's own deadline (not, say, an approver's time limit).
+    yours: bool = False
 
     @property
     def due_text(self):
@@ -70,15 +72,21 @@ def waiting_for(application) -> NextStep:
     """What the application is waiting for now, in the student's words."""
     call = application.call
     status = application.status
+    if status in EDITABLE and not call.accepts_applications():
+        return NextStep(_l("The deadline has passed: this application can no longer be submitted."))
     if status is ApplicationStatus.DRAFT:
         return NextStep(
-            _l("You: complete and submit it before the deadline."), call.closes_at, call.timezone
+            _l("You: complete and submit it before the deadline."),
+            call.closes_at,
+            call.timezone,
+            yours=True,
         )
     if status is ApplicationStatus.RETURNED:
         return NextStep(
             _l("You: make the requested changes and submit again before the deadline."),
             call.closes_at,
             call.timezone,
+            yours=True,
         )
     if status in (ApplicationStatus.SUBMITTED, ApplicationStatus.IN_REVIEW):
         step = next((st for st in application.steps if st.status.value == "waiting"), None)
