@@ -19,6 +19,7 @@ from exchange.applications.models import (
     Document,
 )
 from exchange.calls.models import DocumentKind
+from exchange.catalogue.eligibility import reasons
 from exchange.catalogue.models import AgreementType
 from exchange.core.audit import AuditEvent
 from exchange.core.database import utcnow
@@ -294,6 +295,99 @@ def test_withdraw_needs_a_reason(setting):
     assert application.status is ApplicationStatus.WITHDRAWN
     with pytest.raises(DomainError, match="no longer be withdrawn"):
         ops.withdraw_application(application, "again", actor=s)
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        ApplicationStatus.NOMINATED,
+        ApplicationStatus.HOST_ACCEPTED,
+        ApplicationStatus.HOST_REJECTED,
+        ApplicationStatus.DEPARTED,
+        ApplicationStatus.COMPLETED,
+    ],
+)
+def test_a_nominated_or_later_application_cannot_be_withdrawn(app, setting, status):
+    """Withdrawing is possible at any time before nomination, never after: neither through
+    the operation nor through the page, which does not offer it."""
+    s = setting["student"]
+    application = ApplicationFactory(
+        call=setting["call"], student=s, choices=setting["offerings"][:1], status=status
+    )
+    with pytest.raises(DomainError, match="no longer be withdrawn"):
+        ops.withdraw_application(application, "Changed my mind.", actor=s)
+    db.session.rollback()
+    client = client_for(app, s)
+    url = f"/applications/{application.id}"
+    html = client.get(url).get_data(as_text=True)
+    assert "Withdraw application" not in html
+    html = client.post(
+        f"{url}/withdraw",
+        data={"csrf_token": token(client, url), "reason": "Changed my mind."},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "This application can no longer be withdrawn." in html
+    db.session.refresh(application)
+    assert application.status is status
+    assert "withdrawn" not in [e.action for e in application.events]
+
+
+def test_an_accepted_place_can_still_be_withdrawn_before_nomination(setting):
+    s = setting["student"]
+    application = ApplicationFactory(
+        call=setting["call"], student=s, status=ApplicationStatus.ACCEPTED
+    )
+    ops.withdraw_application(application, "Changed my mind.", actor=s)
+    assert application.status is ApplicationStatus.WITHDRAWN
+
+
+@pytest.mark.parametrize(
+    "student_gpa, student_scale, min_gpa, min_scale, refusal",
+    [
+        ("3.80", "4", "90", "100", None),  # 95 % of the scale against 90 %
+        ("3.60", "4", "90", "100", None),  # exactly 90 %
+        ("3.59", "4", "90", "100", "Requires a GPA of at least 90/100; yours is 3.59/4."),
+        ("85", "100", "3.50", "4", "Requires a GPA of at least 3.50/4; yours is 85/100."),
+        ("88", "100", "3.50", "4", None),  # 88 % against 87.5 %
+    ],
+)
+def test_the_explanation_compares_gpas_on_other_scales(
+    setting, student_gpa, student_scale, min_gpa, min_scale, refusal
+):
+    """The per-agreement explanation (which also guards choosing and submitting) scales both
+    GPAs before comparing, as the catalogue's SQL filter does."""
+    s = setting["student"]
+    call = setting["call"]
+    offering = OfferingFactory(
+        call=call,
+        agreement=AgreementFactory(
+            partner=PartnerFactory(name="Scaled U"),
+            min_gpa=Decimal(min_gpa),
+            min_gpa_scale=Decimal(min_scale),
+        ),
+    )
+    application, _ = ops.start_application(call, s)
+    details = ops.Details("x", student_gpa, student_scale, [("en", "B2")])
+    ops.save_details(application, details, actor=s)
+    why = [str(r) for r in reasons(offering.agreement, ops.facts_for(application))]
+    if refusal is None:
+        assert why == []
+        assert ops.set_choices(application, [offering.id], actor=s)
+        complete(application, [offering])
+        ops.save_details(application, details, actor=s)
+        ops.submit_application(application, actor=s)
+        assert application.status is ApplicationStatus.SUBMITTED
+        return
+    assert why == [refusal]
+    with pytest.raises(DomainError, match=r"You cannot choose Scaled U .*Requires a GPA"):
+        ops.set_choices(application, [offering.id], actor=s)
+    # Chosen while a full GPA was entered, then lowered: submitting is refused with the reason.
+    ops.save_details(application, ops.Details("x", "4", "4", []), actor=s)
+    complete(application, [offering])
+    ops.save_details(application, details, actor=s)
+    with pytest.raises(DomainError, match="no longer meet the requirements of Scaled U"):
+        ops.submit_application(application, actor=s)
+    assert application.status is ApplicationStatus.DRAFT
 
 
 # --- through the browser's requests ------------------------------------------------------------
