@@ -119,19 +119,27 @@ class CatalogueFilters:
         )
 
     @property
-    def any(self):
-        return bool(
-            self.q
-            or self.country
-            or self.continent
-            or self.language
-            or self.subject
-            or self.level
-            or self.type
-            or self.unit
-            or self.eligible
-            or self.open_call
+    def count(self):
+        """How many filters are set (shown on the folded filters' button on a phone)."""
+        return sum(
+            bool(v)
+            for v in (
+                self.q,
+                self.country,
+                self.continent,
+                self.language,
+                self.subject,
+                self.level,
+                self.type,
+                self.unit,
+                self.eligible,
+                self.open_call,
+            )
         )
+
+    @property
+    def any(self):
+        return self.count > 0
 
 
 def current_agreement_clause(year):
