@@ -1,5 +1,6 @@
 """The partner catalogue: list, search, filters, eligibility, partner page, coordinator edits."""
 
+import csv
 import io
 from decimal import Decimal
 
@@ -231,6 +232,15 @@ def test_a_partner_row_lists_only_the_agreements_the_filters_keep(student_client
 
     html = student_client.get("/catalogue/?type=summer_school").get_data(as_text=True)
     assert html.count('class="agreement-line"') == 1
+
+    # The export of the list counts the same agreements as the list shows.
+    def exported(query):
+        text = student_client.get(f"/catalogue/export.csv?{query}").get_data(as_text=True)
+        (row,) = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+        return int(row["active_agreements"]), int(row["places_per_year"])
+
+    assert exported("") == (2, 4)
+    assert exported("eligible=1") == (1, 2)
     assert '<span class="fw-semibold">Summer school</span>' in html
     assert '<span class="fw-semibold">Bilateral student exchange</span>' not in html
 
