@@ -165,10 +165,13 @@ def test_counts_and_filter_options_follow_changes_at_once(staff, call_data):
     delta = OfferingFactory(
         call=call, agreement=AgreementFactory(partner=PartnerFactory(name="Delta U"))
     )
-    assert f'<option value="{delta.id}">Delta U</option>' in page(staff, call)
+    terms = "Bilateral student exchange · 5 months · 2 places"  # an offering's own terms
+    assert f'<option value="{delta.id}">Delta U · {terms}</option>' in page(staff, call)
     delta.agreement.partner.name = "Delta University"
     db.session.commit()
-    assert f'<option value="{delta.id}">Delta University</option>' in page(staff, call)
+    html = page(staff, call)
+    assert f'<option value="{delta.id}">Delta University · {terms}</option>' in html
+    assert f'<option value="{delta.agreement.partner_id}">Delta University</option>' in html
     html = page(staff, call, partner=delta.agreement.partner_id)
     assert names(html) == []
     assert f'<option value="{delta.agreement.partner_id}" selected>' in html
