@@ -128,12 +128,13 @@ def test_the_list_shows_what_the_office_needs_and_hides_drafts(staff, call_data)
     assert f'href="/applications/{ann.id}"' in row
     assert "ann@example.edu" in row and ann.student.profile.student_number in row
     assert ">CS<" in row and "Submitted" in row and "3.80/4" in row
-    assert re.search(r"<li>Alpha U</li><li>Beta U</li>", row)  # ranked choices, in rank order
+    # ranked choices, in rank order, each with its agreement's terms
+    assert re.search(r"<li>Alpha U <span[^>]*>· Bilateral[^<]*</span></li><li>Beta U ", row)
     assert re.search(r'<td class="text-end pe-3">2</td>', row)  # two documents
     # 12:10 UTC in the coordinator's time zone (Asia/Shanghai).
     assert "Mon, Mar 1, 2027 20:10" in row  # one date format per language
     bob_row = re.search(rf'data-id="{apps["bob"].id}">(.*?)</tr>', html, re.S).group(1)
-    assert re.search(r"<li>Beta U</li><li>Alpha U</li>", bob_row)
+    assert re.search(r"<li>Beta U <span[^>]*>[^<]*</span></li><li>Alpha U ", bob_row)
 
 
 def test_counts_per_status_are_shown_above_the_table(staff, call_data):
@@ -164,10 +165,13 @@ def test_counts_and_filter_options_follow_changes_at_once(staff, call_data):
     delta = OfferingFactory(
         call=call, agreement=AgreementFactory(partner=PartnerFactory(name="Delta U"))
     )
-    assert f'<option value="{delta.id}">Delta U</option>' in page(staff, call)
+    terms = "Bilateral student exchange · 5 months · 2 places"  # an offering's own terms
+    assert f'<option value="{delta.id}">Delta U · {terms}</option>' in page(staff, call)
     delta.agreement.partner.name = "Delta University"
     db.session.commit()
-    assert f'<option value="{delta.id}">Delta University</option>' in page(staff, call)
+    html = page(staff, call)
+    assert f'<option value="{delta.id}">Delta University · {terms}</option>' in html
+    assert f'<option value="{delta.agreement.partner_id}">Delta University</option>' in html
     html = page(staff, call, partner=delta.agreement.partner_id)
     assert names(html) == []
     assert f'<option value="{delta.agreement.partner_id}" selected>' in html

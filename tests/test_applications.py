@@ -19,6 +19,8 @@ from exchange.applications.models import (
     Document,
 )
 from exchange.calls.models import DocumentKind
+from exchange.catalogue.eligibility import reasons
+from exchange.catalogue.models import AgreementType
 from exchange.core.audit import AuditEvent
 from exchange.core.database import utcnow
 from exchange.core.errors import DomainError, NotAllowed
@@ -154,7 +156,11 @@ def test_choices_rules(setting):
     other_call_offering = OfferingFactory()
     with pytest.raises(DomainError, match="not offered in this call"):
         ops.set_choices(application, [other_call_offering.id], actor=s)
-    with pytest.raises(DomainError, match=r"Gamma University: Requires a GPA of at least 3\.80/4"):
+    with pytest.raises(
+        DomainError,
+        match=r"Gamma University \(Bilateral student exchange · 5 months\): "
+        r"Requires a GPA of at least 3\.80/4",
+    ):
         ops.set_choices(application, [gamma.id], actor=s)
     assert ops.set_choices(application, [alpha.id, beta.id], actor=s)
     ops.move_choice(application, beta.id, -1, actor=s)
@@ -291,7 +297,174 @@ def test_withdraw_needs_a_reason(setting):
         ops.withdraw_application(application, "again", actor=s)
 
 
+@pytest.mark.parametrize(
+    "status",
+    [
+        ApplicationStatus.NOMINATED,
+        ApplicationStatus.HOST_ACCEPTED,
+        ApplicationStatus.HOST_REJECTED,
+        ApplicationStatus.DEPARTED,
+        ApplicationStatus.COMPLETED,
+    ],
+)
+def test_a_nominated_or_later_application_cannot_be_withdrawn(app, setting, status):
+    """Withdrawing is possible at any time before nomination, never after: neither through
+    the operation nor through the page, which does not offer it."""
+    s = setting["student"]
+    application = ApplicationFactory(
+        call=setting["call"], student=s, choices=setting["offerings"][:1], status=status
+    )
+    with pytest.raises(DomainError, match="no longer be withdrawn"):
+        ops.withdraw_application(application, "Changed my mind.", actor=s)
+    db.session.rollback()
+    client = client_for(app, s)
+    url = f"/applications/{application.id}"
+    html = client.get(url).get_data(as_text=True)
+    assert "Withdraw application" not in html
+    html = client.post(
+        f"{url}/withdraw",
+        data={"csrf_token": token(client, url), "reason": "Changed my mind."},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "This application can no longer be withdrawn." in html
+    db.session.refresh(application)
+    assert application.status is status
+    assert "withdrawn" not in [e.action for e in application.events]
+
+
+def test_an_accepted_place_can_still_be_withdrawn_before_nomination(setting):
+    s = setting["student"]
+    application = ApplicationFactory(
+        call=setting["call"], student=s, status=ApplicationStatus.ACCEPTED
+    )
+    ops.withdraw_application(application, "Changed my mind.", actor=s)
+    assert application.status is ApplicationStatus.WITHDRAWN
+
+
+@pytest.mark.parametrize(
+    "student_gpa, student_scale, min_gpa, min_scale, refusal",
+    [
+        ("3.80", "4", "90", "100", None),  # 95 % of the scale against 90 %
+        ("3.60", "4", "90", "100", None),  # exactly 90 %
+        ("3.59", "4", "90", "100", "Requires a GPA of at least 90/100; yours is 3.59/4."),
+        ("85", "100", "3.50", "4", "Requires a GPA of at least 3.50/4; yours is 85/100."),
+        ("88", "100", "3.50", "4", None),  # 88 % against 87.5 %
+    ],
+)
+def test_the_explanation_compares_gpas_on_other_scales(
+    setting, student_gpa, student_scale, min_gpa, min_scale, refusal
+):
+    """The per-agreement explanation (which also guards choosing and submitting) scales both
+    GPAs before comparing, as the catalogue's SQL filter does."""
+    s = setting["student"]
+    call = setting["call"]
+    offering = OfferingFactory(
+        call=call,
+        agreement=AgreementFactory(
+            partner=PartnerFactory(name="Scaled U"),
+            min_gpa=Decimal(min_gpa),
+            min_gpa_scale=Decimal(min_scale),
+        ),
+    )
+    application, _ = ops.start_application(call, s)
+    details = ops.Details("x", student_gpa, student_scale, [("en", "B2")])
+    ops.save_details(application, details, actor=s)
+    why = [str(r) for r in reasons(offering.agreement, ops.facts_for(application))]
+    if refusal is None:
+        assert why == []
+        assert ops.set_choices(application, [offering.id], actor=s)
+        complete(application, [offering])
+        ops.save_details(application, details, actor=s)
+        ops.submit_application(application, actor=s)
+        assert application.status is ApplicationStatus.SUBMITTED
+        return
+    assert why == [refusal]
+    with pytest.raises(DomainError, match=r"You cannot choose Scaled U .*Requires a GPA"):
+        ops.set_choices(application, [offering.id], actor=s)
+    # Chosen while a full GPA was entered, then lowered: submitting is refused with the reason.
+    ops.save_details(application, ops.Details("x", "4", "4", []), actor=s)
+    complete(application, [offering])
+    ops.save_details(application, details, actor=s)
+    with pytest.raises(DomainError, match="no longer meet the requirements of Scaled U"):
+        ops.submit_application(application, actor=s)
+    assert application.status is ApplicationStatus.DRAFT
+
+
 # --- through the browser's requests ------------------------------------------------------------
+
+
+def test_the_language_test_name_is_saved_and_shown_again(app, setting):
+    s = setting["student"]  # English B2 from an "IELTS" result in the profile
+    application, _ = ops.start_application(setting["call"], s)
+    db.session.commit()
+    client = client_for(app, s)
+    url = f"/applications/{application.id}"
+    form = {
+        "csrf_token": token(client, url),
+        "statement": "",
+        "gpa": "3.40",
+        "gpa_scale": "4",
+        "languages-0-language": "en",
+        "languages-0-level": "B2",
+        "languages-0-test_name": "TOEFL iBT 100",
+    }
+    html = client.post(f"{url}/details", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "Saved." in html and "Nothing changed." not in html
+    assert 'value="TOEFL iBT 100"' in html
+    db.session.refresh(application)
+    assert [(r.language, r.test_name) for r in application.languages] == [("en", "TOEFL iBT 100")]
+    html = client.get(url).get_data(as_text=True)
+    assert 'value="TOEFL iBT 100"' in html
+    # The same again changes nothing; a test without its language is refused, not dropped.
+    html = client.post(f"{url}/details", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "Nothing changed." in html
+    form |= {"languages-1-test_name": "DELF B2"}
+    resp = client.post(f"{url}/details", data=form)
+    assert resp.status_code == 400
+    assert "Choose the language and level of “DELF B2”." in resp.get_data(as_text=True)
+
+
+def test_two_offerings_of_one_partner_are_told_apart_wherever_listed(app):
+    """A 1-month summer school and a 10-month exchange at one partner: every list of offerings
+    says which is which (type, months, places), not the partner's name twice."""
+    unit = UnitFactory(code="ENG")
+    tum = PartnerFactory(name="Technical University of Munich", country="DE")
+    call = CallFactory(max_choices=2)
+    summer = OfferingFactory(
+        call=call,
+        places=4,
+        agreement=AgreementFactory(
+            partner=tum, type=AgreementType.SUMMER_SCHOOL, months_per_mobility=1
+        ),
+    )
+    exchange_ = OfferingFactory(
+        call=call, places=2, agreement=AgreementFactory(partner=tum, months_per_mobility=10)
+    )
+    s = student(unit)
+    application, _ = ops.start_application(call, s)
+    ops.set_choices(application, [exchange_.id, summer.id], actor=s)
+    db.session.commit()
+    summer_terms = "Summer school · 1 month · 4 places"
+    exchange_terms = "Bilateral student exchange · 10 months · 2 places"
+
+    html = client_for(app, s).get(f"/applications/{application.id}").get_data(as_text=True)
+    options = re.findall(r"<option value=\"\d+\"[^>]*>([^<]+)</option>", html)
+    assert f"Technical University of Munich (DE) — {summer_terms}" in options
+    assert f"Technical University of Munich (DE) — {exchange_terms}" in options
+    choices = re.findall(r'data-testid="choice">(.*?)</li>', html, re.S)
+    assert exchange_terms in choices[0] and summer_terms in choices[1]
+
+    staff = client_for(app, coordinator())
+    html = staff.get(f"/calls/{call.id}").get_data(as_text=True)
+    assert "Summer school · 1 month" in html and "Bilateral student exchange · 10 months" in html
+    html = staff.get(f"/calls/{call.id}/offerings").get_data(as_text=True)
+    assert "Summer school · 1 month" in html and "Bilateral student exchange · 10 months" in html
+    application.status, application.submitted_at = ApplicationStatus.SUBMITTED, utcnow()
+    db.session.commit()
+    html = staff.get(f"/calls/{call.id}/applications").get_data(as_text=True)
+    assert f">Technical University of Munich · {summer_terms}</option>" in html
+    assert f">Technical University of Munich · {exchange_terms}</option>" in html
+    assert 'Technical University of Munich <span class="text-body-secondary">· ' in html
 
 
 def test_student_applies_through_the_pages(app, setting):

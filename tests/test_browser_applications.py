@@ -49,10 +49,16 @@ def test_student_fills_in_uploads_reorders_submits_and_sees_the_timeline(call_si
             page.get_by_role("button", name="Start an application").click()
             assert page.get_by_test_id("status").inner_text() == "Draft"
 
-            page.get_by_label("Choice 1").select_option(label="Kyoto Test University (JP)")
-            page.get_by_label("Choice 2").select_option(label="Universidad Test (ES)")
+            # Each offering says its agreement's terms (two of one partner would look alike).
+            terms = "Bilateral student exchange · 5 months"
+            page.get_by_label("Choice 1").select_option(
+                label=f"Kyoto Test University (JP) — {terms} · 2 places"
+            )
+            page.get_by_label("Choice 2").select_option(
+                label=f"Universidad Test (ES) — {terms} · 2 places"
+            )
             page.get_by_role("button", name="Save choices").click()
-            page.get_by_role("button", name="Move Universidad Test up").click()
+            page.get_by_role("button", name=f"Move Universidad Test ({terms}) up").click()
             choices = page.get_by_test_id("choice").all_inner_texts()
             assert "Universidad Test" in choices[0] and "Kyoto Test University" in choices[1]
 

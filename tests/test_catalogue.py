@@ -1,5 +1,6 @@
 """The partner catalogue: list, search, filters, eligibility, partner page, coordinator edits."""
 
+import csv
 import io
 from decimal import Decimal
 
@@ -201,6 +202,47 @@ def test_eligibility_reasons_and_filter(student_client):
     html = student_client.get("/catalogue/?eligible=1").get_data(as_text=True)
     assert names(html) == ["Fine U", "German U", "Percent U", "Strict U"]
     assert ok.id
+
+
+def test_a_partner_row_lists_only_the_agreements_the_filters_keep(student_client):
+    """A partner with a met and an unmet agreement is listed under "eligible" (and under an
+    agreement filter) with the agreements that made it match, not with all of them."""
+    munich = PartnerFactory(name="Munich U")
+    AgreementFactory(partner=munich, type=AgreementType.BILATERAL, months_per_mobility=10)
+    AgreementFactory(
+        partner=munich,
+        type=AgreementType.SUMMER_SCHOOL,
+        months_per_mobility=1,
+        language="de",
+        language_level=CEFR.B1,
+        language_rank=3,
+    )
+    db.session.commit()
+
+    html = student_client.get("/catalogue/").get_data(as_text=True)
+    assert html.count('class="agreement-line"') == 2
+    assert "Requires German at level B1" in html
+
+    html = student_client.get("/catalogue/?eligible=1").get_data(as_text=True)
+    assert names(html) == ["Munich U"]
+    assert html.count('class="agreement-line"') == 1
+    assert "Requires German at level B1" not in html
+    assert "You do not meet the requirements" not in html
+    assert "You meet the requirements." in html
+
+    html = student_client.get("/catalogue/?type=summer_school").get_data(as_text=True)
+    assert html.count('class="agreement-line"') == 1
+
+    # The export of the list counts the same agreements as the list shows.
+    def exported(query):
+        text = student_client.get(f"/catalogue/export.csv?{query}").get_data(as_text=True)
+        (row,) = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+        return int(row["active_agreements"]), int(row["places_per_year"])
+
+    assert exported("") == (2, 4)
+    assert exported("eligible=1") == (1, 2)
+    assert '<span class="fw-semibold">Summer school</span>' in html
+    assert '<span class="fw-semibold">Bilateral student exchange</span>' not in html
 
 
 def test_eligibility_without_a_profile(app):

@@ -8,9 +8,10 @@ from decimal import Decimal
 from itertools import groupby
 
 import sqlalchemy as sa
-from flask_babel import to_user_timezone
+from flask_babel import get_locale, to_user_timezone
 
 from ..accounts.models import StudentProfile, Unit, User
+from ..calls.labels import offering_terms
 from ..calls.models import Call, CallOffering
 from ..catalogue.formats import neutralise
 from ..catalogue.models import Agreement, Partner
@@ -239,6 +240,8 @@ def list_statement(call_id, f: ApplicationFilters, *, offset=None, limit=None):
             ApplicationChoice.rank,
             Partner.name.label("partner"),
             Agreement.code,
+            Agreement.type,
+            Agreement.months_per_mobility,
         )
         .join(User, User.id == Application.student_id)
         .outerjoin(StudentProfile, StudentProfile.user_id == Application.student_id)
@@ -255,7 +258,11 @@ def application_rows(result):
     """ApplicationRows from the rows of `list_statement`, grouped as they arrive."""
     for _id, group in groupby(result, key=lambda r: r.id):
         group = list(group)
-        choices = tuple(ChoiceRef(r.rank, r.partner, r.code) for r in group if r.rank is not None)
+        choices = tuple(
+            ChoiceRef(r.rank, r.partner, r.code, r.type, r.months_per_mobility)
+            for r in group
+            if r.rank is not None
+        )
         yield ApplicationRow(*group[0][:10], choices=choices)
 
 
@@ -264,6 +271,8 @@ class ChoiceRef:
     rank: int
     partner: str
     code: str | None
+    type: object = None  # AgreementType: with the months, what tells one partner's offerings apart
+    months_per_mobility: int = 0
 
     @property
     def label(self):
@@ -376,23 +385,34 @@ def filter_options(call: CallRef):
 
     def load():
         offerings, partners, offering_partner = [], {}, {}
-        for offering_id, partner_id, partner, code in db.session.execute(
-            sa.select(CallOffering.id, Partner.id, Partner.name, Agreement.code)
+        for row in db.session.execute(
+            sa.select(
+                CallOffering.id,
+                CallOffering.places,
+                Partner.id.label("partner_id"),
+                Partner.name,
+                Agreement.code,
+                Agreement.type,
+                Agreement.months_per_mobility,
+            )
             .join(Agreement, Agreement.id == CallOffering.agreement_id)
             .join(Partner, Partner.id == Agreement.partner_id)
             .where(CallOffering.call_id == call.id)
             .order_by(Partner.name_key, Agreement.code, CallOffering.id)
         ):
-            offerings.append((offering_id, f"{partner} · {code}" if code else partner))
-            partners.setdefault(partner_id, partner)
-            offering_partner[offering_id] = partner_id
+            # Two offerings of one partner differ by their terms, not only by a code.
+            label = " · ".join(filter(None, (row.name, row.code, offering_terms(row, row.places))))
+            offerings.append((row.id, label))
+            partners.setdefault(row.partner_id, row.name)
+            offering_partner[row.id] = row.partner_id
         return {
             "offerings": tuple(offerings),
             "partners": tuple(partners.items()),
             "offering_partner": offering_partner,
         }
 
-    return list_cache.get_or_set((call.options_token, "options", call.id), load)
+    locale = str(get_locale())  # the offerings' terms are translated
+    return list_cache.get_or_set((call.options_token, "options", call.id, locale), load)
 
 
 # --- export ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..accounts.models import CEFR, Role, UnitFunction
 from ..calls.labels import call_time as format_in_zone
+from ..calls.labels import offering_name
 from ..calls.models import Call, CallOffering, DocumentKind
 from ..catalogue import reference
 from ..catalogue.eligibility import StudentFacts, reasons
@@ -29,6 +30,7 @@ from .models import (
 )
 
 STATEMENT_LIMIT = 5000
+TEST_NAME_LIMIT = 64  # ApplicationLanguage.test_name
 ACCEPTED_TYPES = ("application/pdf", "image/png", "image/jpeg")
 STAFF_ROLES = (Role.COORDINATOR, Role.ADMIN)
 
@@ -140,7 +142,8 @@ class Details:
     statement: str
     gpa: str | None
     gpa_scale: str | None
-    languages: list[tuple[str, str]]  # (ISO 639-1 code, CEFR level); blank rows are ignored
+    # (ISO 639-1 code, CEFR level[, test name]); blank rows are ignored
+    languages: list[tuple[str, ...]]
 
 
 def _decimal(value):
@@ -181,9 +184,14 @@ def save_details(application, details: Details, *, actor):
                 ("gpa", _l("The GPA must be between 0 and %(scale)s.", scale=f"{scale:f}"))
             )
     languages = {}
-    for code, level in details.languages:
+    for code, level, test in ((*row, "")[:3] for row in details.languages):
         code, level = (code or "").strip(), (level or "").strip().upper()
+        test = _clean(test or "", TEST_NAME_LIMIT)
         if not code and not level:
+            if test:
+                problems.append(
+                    ("languages", _l("Choose the language and level of “%(test)s”.", test=test))
+                )
             continue
         language = reference.normalise_language(code)
         if language is None:
@@ -204,7 +212,7 @@ def save_details(application, details: Details, *, actor):
                 )
             )
             continue
-        languages[language] = CEFR[level]
+        languages[language] = (CEFR[level], test)
     if problems:
         raise ValidationFailed(problems)
     before = _details_state(application)
@@ -213,7 +221,8 @@ def save_details(application, details: Details, *, actor):
     application.gpa_scale = scale
     kept = {row.language: row for row in application.languages}
     application.languages = [
-        _language_row(kept.get(code), code, level) for code, level in sorted(languages.items())
+        _language_row(kept.get(code), code, level, test)
+        for code, (level, test) in sorted(languages.items())
     ]
     after = _details_state(application)
     changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
@@ -222,10 +231,11 @@ def save_details(application, details: Details, *, actor):
     return bool(changes)
 
 
-def _language_row(row, code, level):
+def _language_row(row, code, level, test):
     if row is None:
-        return ApplicationLanguage(language=code, level=level)
+        return ApplicationLanguage(language=code, level=level, test_name=test)
     row.level = level
+    row.test_name = test
     return row
 
 
@@ -234,7 +244,10 @@ def _details_state(application):
         "statement_length": len(application.statement or ""),
         "gpa": None if application.gpa is None else f"{application.gpa:f}",
         "gpa_scale": f"{application.gpa_scale:f}",
-        "languages": " ".join(f"{r.language}:{r.level.value}" for r in application.languages),
+        "languages": " ".join(
+            f"{r.language}:{r.level.value}" + (f":{r.test_name}" if r.test_name else "")
+            for r in application.languages
+        ),
     }
 
 
@@ -273,7 +286,7 @@ def set_choices(application, offering_ids: list[int], *, actor):
             raise DomainError(
                 _l(
                     "You cannot choose %(partner)s: %(why)s",
-                    partner=offering.agreement.partner.name,
+                    partner=offering_name(offering),
                     why=" ".join(str(w) for w in why),
                 ),
                 "choices",
@@ -417,7 +430,7 @@ def submit_application(application, *, actor, now=None):
             raise DomainError(
                 _l(
                     "You no longer meet the requirements of %(partner)s: %(why)s",
-                    partner=choice.offering.agreement.partner.name,
+                    partner=offering_name(choice.offering),
                     why=" ".join(str(w) for w in why),
                 )
             )

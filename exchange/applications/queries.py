@@ -60,6 +60,8 @@ class NextStep:
     text: str
     due: datetime | None = None
     zone: str | None = None
+    # The due date is the student's own deadline (not, say, an approver's time limit).
+    yours: bool = False
 
     @property
     def due_text(self):
@@ -72,6 +74,8 @@ def waiting_for(application, for_student=True) -> NextStep:
     call = application.call
     status = application.status
     name = None if for_student else application.student.name
+    if status in EDITABLE and not call.accepts_applications():
+        return NextStep(_l("The deadline has passed: this application can no longer be submitted."))
     if status is ApplicationStatus.DRAFT:
         return NextStep(
             _l("You: complete and submit it before the deadline.")
@@ -79,6 +83,7 @@ def waiting_for(application, for_student=True) -> NextStep:
             else _l("%(student)s: complete and submit it before the deadline.", student=name),
             call.closes_at,
             call.timezone,
+            yours=True,
         )
     if status is ApplicationStatus.RETURNED:
         return NextStep(
@@ -90,6 +95,7 @@ def waiting_for(application, for_student=True) -> NextStep:
             ),
             call.closes_at,
             call.timezone,
+            yours=True,
         )
     if status in (ApplicationStatus.SUBMITTED, ApplicationStatus.IN_REVIEW):
         step = next((st for st in application.steps if st.status.value == "waiting"), None)

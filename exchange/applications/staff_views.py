@@ -9,8 +9,8 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import get_locale, to_user_timezone
 from flask_babel import gettext as _
-from flask_babel import to_user_timezone
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -73,7 +73,9 @@ def index(call_id):
         filters=filters,
         unit_options=_options(("units",), units(), catalogue_cache.version()),
         partner_options=_options(("partners", call.id), options["partners"], call.options_token),
-        offering_options=_options(("offerings", call.id), options["offerings"], call.options_token),
+        offering_options=_options(
+            ("offerings", call.id, str(get_locale())), options["offerings"], call.options_token
+        ),
         detail_url=_link_maker("applications.detail", "application_id"),
         status_label=labels.get,
         status_badge=lists.STATUS_BADGES.get,

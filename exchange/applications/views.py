@@ -154,7 +154,9 @@ def save_details(application_id):
         statement=form.statement.data or "",
         gpa=form.gpa.data,
         gpa_scale=form.gpa_scale.data,
-        languages=[(row.language.data, row.level.data) for row in form.languages],
+        languages=[
+            (row.language.data, row.level.data, row.test_name.data) for row in form.languages
+        ],
     )
     try:
         changed = ops.save_details(application, details, actor=current_user)

@@ -2,9 +2,10 @@
 
 from datetime import datetime
 
-from flask_babel import format_timedelta
+from flask_babel import format_timedelta, ngettext
 from flask_babel import lazy_gettext as _l
 
+from ..catalogue.labels import AGREEMENT_TYPE_LABELS
 from ..core.database import utcnow
 from ..core.i18n import format_moment, utc_offset  # noqa: F401 (utc_offset: a filter)
 from .models import CallStatus, DocumentKind, Term
@@ -54,8 +55,25 @@ def time_left(moment: datetime) -> str:
     return format_timedelta(moment - utcnow(), granularity="minute", add_direction=True)
 
 
+def offering_terms(agreement, places=None) -> str:
+    """ "Summer school · 1 month · 2 places": what tells apart two offerings of one partner."""
+    parts = [
+        str(AGREEMENT_TYPE_LABELS[agreement.type]),
+        ngettext("%(num)d month", "%(num)d months", agreement.months_per_mobility),
+    ]
+    if places is not None:
+        parts.append(ngettext("%(num)d place", "%(num)d places", places))
+    return " · ".join(parts)
+
+
+def offering_name(offering) -> str:
+    """The partner and the terms of its agreement, for messages that name one offering."""
+    return f"{offering.agreement.partner.name} ({offering_terms(offering.agreement)})"
+
+
 def template_globals():
     return {
+        "offering_terms": offering_terms,
         "CallStatus": CallStatus,
         "call_status_label": CALL_STATUS_LABELS.get,
         "call_status_badge": CALL_STATUS_BADGES.get,

@@ -21,7 +21,7 @@ from . import reference
 from .academic import current_academic_year
 from .models import Agreement, Partner
 from .operations import PartnerData, partner_state
-from .queries import current_agreement_clause, search_partners
+from .queries import agreement_clause, search_partners
 
 FORMATS = ("csv", "json")
 # The documented CSV columns, in export order.
@@ -364,7 +364,8 @@ def export_rows(filters, student=None):
                 sa.func.count(Agreement.id),
                 sa.func.coalesce(sa.func.sum(Agreement.places_per_year), 0),
             )
-            .where(current_agreement_clause(year), Agreement.partner_id.in_(ids))
+            # The agreements the list shows under these filters (eligible, type, ...).
+            .where(agreement_clause(filters, student, year), Agreement.partner_id.in_(ids))
             .group_by(Agreement.partner_id)
         )
     }

@@ -49,9 +49,13 @@ def cards(partners, student, page_key):
     built from fragments shared by all students otherwise)."""
     facts = student.key() if student is not None else None
     scope = {"locale": str(get_locale()), "version": catalogue_cache.version()}
+    # What is shown is part of the key: the same filters can pick other partners or agreements
+    # (an open call closes by the clock, not by a write that would move the version).
+    shown = tuple((p.id, tuple(a.id for a in p.agreements)) for p in partners)
     return _cached(
         "cards",
         page_key,
+        shown,
         facts,
         **scope,
         render=lambda: _build_cards(partners, student, facts, scope),

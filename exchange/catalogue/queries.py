@@ -119,19 +119,27 @@ class CatalogueFilters:
         )
 
     @property
-    def any(self):
-        return bool(
-            self.q
-            or self.country
-            or self.continent
-            or self.language
-            or self.subject
-            or self.level
-            or self.type
-            or self.unit
-            or self.eligible
-            or self.open_call
+    def count(self):
+        """How many filters are set (shown on the folded filters' button on a phone)."""
+        return sum(
+            bool(v)
+            for v in (
+                self.q,
+                self.country,
+                self.continent,
+                self.language,
+                self.subject,
+                self.level,
+                self.type,
+                self.unit,
+                self.eligible,
+                self.open_call,
+            )
         )
+
+    @property
+    def any(self):
+        return self.count > 0
 
 
 def current_agreement_clause(year):
@@ -337,7 +345,10 @@ def _load_page(filters, student, year):
         rows = db.session.scalars(
             sa.select(Agreement)
             .where(
-                Agreement.partner_id.in_([p.id for p in partners]), current_agreement_clause(year)
+                Agreement.partner_id.in_([p.id for p in partners]),
+                # The agreements the filters chose the partner by, not all its current ones:
+                # "only agreements I am eligible for" must not list one the student does not meet.
+                agreement_clause(filters, student, year),
             )
             .options(selectinload(Agreement.units))
             .order_by(Agreement.partner_id, Agreement.type, Agreement.id)

@@ -1,10 +1,16 @@
 """Read models for the home pages."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
 
 from ..accounts.models import Role, Unit, UnitMembership, User, UserRole
+from ..approvals.models import ApprovalChain
+from ..calls.models import Call
+from ..catalogue.academic import current_academic_year
+from ..catalogue.models import Agreement, Partner, PartnerStatus
+from ..catalogue.queries import current_agreement_clause
 from ..core.audit import AuditEvent
 from ..core.database import utcnow
 from ..extensions import db
@@ -67,3 +73,44 @@ def failed_logins_last_day():
             AuditEvent.occurred_at >= utcnow() - timedelta(days=1),
         )
     )
+
+
+@dataclass(frozen=True)
+class OfficeOverview:
+    """What the international office has set up, counted: the coordinator's home states it
+    instead of guessing."""
+
+    partners: int  # active
+    agreements: int  # current: students can go on them
+    chains: int  # active approval chains
+    calls: dict  # CallStatus as users see it now -> number of calls
+
+    def calls_in(self, *statuses):
+        return sum(self.calls.get(s, 0) for s in statuses)
+
+
+def office_overview(now):
+    year = current_academic_year()
+    partners, agreements, chains = db.session.execute(
+        sa.select(
+            sa.select(sa.func.count())
+            .select_from(Partner)
+            .where(Partner.status == PartnerStatus.ACTIVE)
+            .scalar_subquery(),
+            sa.select(sa.func.count())
+            .select_from(Agreement)
+            .where(current_agreement_clause(year))
+            .scalar_subquery(),
+            sa.select(sa.func.count())
+            .select_from(ApprovalChain)
+            .where(ApprovalChain.active.is_(True))
+            .scalar_subquery(),
+        )
+    ).one()
+    calls = {}
+    # Calls open and close by the clock: count them as users see them now, not as the beat
+    # last left them (an office has tens of calls, not thousands).
+    for call in db.session.scalars(sa.select(Call)):
+        seen = call.effective_status(now)
+        calls[seen] = calls.get(seen, 0) + 1
+    return OfficeOverview(partners, agreements, chains, calls)

@@ -1,10 +1,14 @@
 import time
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import text
 
 from ..accounts.models import Role
+from ..applications.queries import student_applications
+from ..approvals.queue import QUEUE_ROLES, queue_for
+from ..calls.queries import open_calls
+from ..core.database import utcnow
 from ..core.heartbeat import last_beat
 from ..extensions import csrf, db, limiter
 from . import queries
@@ -24,17 +28,22 @@ def index():
 @login_required
 def home():
     role = current_user.primary_role
+    now = utcnow()
     context = {"role": role}
+    if current_user.has_role(*QUEUE_ROLES):
+        # The same count as the navigation's badge, and the first of the steps it counts.
+        context["my_queue"] = queue_for(current_user, now=now, today=now.date())
+        g.approvals_waiting = context["my_queue"].waiting_total  # the badge: no statement more
     if role is Role.STUDENT:
-        from ..applications.queries import student_applications
-
         context["profile"] = current_user.profile
         context["applications"] = student_applications(current_user.id)
+        context["open_calls"], context["mine"] = open_calls(now, current_user.id)
     elif role is Role.ADVISOR:
         context["unit_rows"] = queries.students_per_unit(current_user.unit_ids())
     else:
         context["role_counts"] = queries.users_per_role()
         context["unit_rows"] = queries.students_per_unit()
+        context["overview"] = queries.office_overview(now)
         if role is Role.ADMIN:
             context["mail_counts"] = queries.mail_counts()
             context["failed_logins"] = queries.failed_logins_last_day()
