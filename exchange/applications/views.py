@@ -3,7 +3,7 @@
 Anyone who may not see an application gets 404 for it and its documents, never 403: a
 guessed id must not even confirm that the application exists."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -266,18 +266,9 @@ def delete_document(document_id):
 @login_required
 def document(document_id):
     document = _document(document_id)
-    path = uploads.path_of("applications", document.stored_name)
-    if path is None or not path.is_file():
-        abort(404)
-    response = send_file(
-        path,
-        mimetype=document.content_type,
-        as_attachment=True,
-        download_name=document.original_name,
-        max_age=0,
+    return uploads.send_upload(
+        uploads.path_of("applications", document.stored_name), document.original_name
     )
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @bp.post("/<int:application_id>/submit")
