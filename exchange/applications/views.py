@@ -15,6 +15,7 @@ from ..catalogue.operations import ValidationFailed
 from ..core import uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError
+from ..core.params import whole
 from ..core.views import run_and_flash
 from ..extensions import db
 from . import operations as ops
@@ -176,12 +177,12 @@ def save_details(application_id):
 def _ids(values):
     ids = []
     for value in values:
-        value = (value or "").strip()
-        if not value:
+        if not (value or "").strip():
             continue
-        if not value.isdigit():
+        number = whole(value)
+        if number is None:
             return None
-        ids.append(int(value))
+        ids.append(number)
     return ids
 
 
