@@ -229,3 +229,73 @@ def test_no_input_gets_a_500(app, world, monkeypatch):
     assert fuzzer.problems == [], f"{len(fuzzer.problems)} problems:\n" + "\n".join(
         fuzzer.problems[:400]
     )
+
+
+def test_every_int_route_variable_is_bounded_to_the_database(app):
+    from exchange.core.params import DB_INT_MAX
+
+    converters = [
+        c
+        for rule in app.url_map.iter_rules()
+        for c in rule._converters.values()
+        if isinstance(c, IntegerConverter)
+    ]
+    assert len(converters) > 30
+    assert all(c.max == DB_INT_MAX and not c.signed for c in converters)
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("12", 12),
+        (" 7 ", 7),
+        ("0", None),
+        ("-3", None),
+        (BEYOND_INT32, None),
+        (HUGE, None),
+        ("²", None),  # str.isdigit() says yes, int() says no
+        ("1e3", None),
+        ("", None),
+        (None, None),
+        (5, 5),
+        (True, None),
+    ],
+)
+def test_whole_reads_numbers_within_the_database_range(value, expected):
+    from exchange.core.params import whole
+
+    assert whole(value) == expected
+
+
+def test_examples_of_the_report_get_friendly_answers(app, world):
+    _ids, users = world
+    client = client_for(app, users["admin"])
+    resp = client.get(f"/applications/{HUGE}")
+    assert resp.status_code == 404 and 'class="error-code' in resp.get_data(as_text=True)
+    for path in ("/notifications/", "/admin/users", "/catalogue/", "/approvals/"):
+        assert client.get(f"{path}?page={HUGE}&unit={HUGE}&user={HUGE}").status_code == 200
+    assert client.get(f"/notifications/digest-preview?user={HUGE}").status_code == 404
+    for search in ("/catalogue/?q=a%00b", "/admin/users?q=a%00b", "/approvals/?q=%FFx"):
+        resp = client.get(search)
+        assert resp.status_code == 400, search
+        assert "Bad request" in resp.get_data(as_text=True)
+    anonymous = app.test_client()
+    token = csrf_token(anonymous)
+    resp = anonymous.post(
+        "/login", data={"email": "a\x00b@x.org", "password": "p", "csrf_token": token}
+    )
+    assert resp.status_code == 400
+    resp = client.post(
+        "/account",
+        data={"name": "Ada\x00", "csrf_token": csrf_token(client, "/account")},
+    )
+    assert resp.status_code == 400
+    token = csrf_token(client, "/account").encode()
+    body = b"".join(
+        b'--XX\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % pair
+        for pair in ((b"csrf_token", token), (b"name", b"Ad\xe9"))  # Latin-1, not UTF-8
+    )
+    resp = client.post(
+        "/account", data=body + b"--XX--\r\n", content_type="multipart/form-data; boundary=XX"
+    )
+    assert resp.status_code == 400
