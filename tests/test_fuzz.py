@@ -181,7 +181,7 @@ class Fuzzer:
     def route(self, client, who, token, rule, ids):
         methods = sorted(rule.methods & {"GET", "POST"})
         if rule._converters:
-            for bad in (HUGE, BEYOND_INT32, BEYOND_INT64, quote(NUL), "%FF%FE"):
+            for bad in (HUGE, BEYOND_INT32, BEYOND_INT64, LONG, quote(NUL), "%FF%FE"):
                 url = _url(self.app, rule, ids, bad)
                 kind = "nul" if bad == quote(NUL) else "not-utf8" if bad == "%FF%FE" else "path"
                 if methods[0] == "POST":
