@@ -40,7 +40,7 @@ def create_app(config=None, **overrides):
 
 def register_extensions(app):
     from . import models  # noqa: F401 - every table is known to SQLAlchemy and Alembic
-    from .core import fragments, i18n, security
+    from .core import fragments, i18n, params, security
     from .core.database import configure_engine
 
     db.init_app(app)
@@ -54,6 +54,7 @@ def register_extensions(app):
     fragments.init_app(app)
     login_manager.init_app(app)
     security.init_app(app)
+    params.init_app(app)
 
     from worker.celery_app import init_celery
 

@@ -1,9 +1,13 @@
 """The security baseline: every non-public route needs a login, CSRF, headers, errors."""
 
+import io
+
 import pytest
 from werkzeug.routing import BaseConverter, IntegerConverter
 
-from .conftest import csrf_token, login
+from exchange.extensions import db
+
+from .conftest import client_for, csrf_token, login
 from .factories import UserFactory, admin
 
 PUBLIC = {
@@ -171,3 +175,115 @@ def test_json_clients_get_json_errors(client):
     resp = client.get("/nowhere", headers={"Accept": "application/json"})
     assert resp.status_code == 404
     assert resp.get_json()["error"] == "Page not found"
+
+
+# --- downloads and exports -------------------------------------------------------------------
+
+PDF_AND_HTML = b"%PDF-1.4\n<html><body>review</body></html>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+def _downloads(app, tmp_path, monkeypatch):
+    """One stored application document (a PNG uploaded as "img.svg") and one signed agreement
+    (a PDF that is also HTML, uploaded as "review.html"); returns {url: expected name}."""
+    from exchange.applications import operations as app_ops
+    from exchange.calls.models import DocumentKind
+    from exchange.catalogue import operations as catalogue_ops
+
+    from .factories import AgreementFactory, ApplicationFactory, CallFactory
+
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path))
+    call = CallFactory()
+    application = ApplicationFactory(call=call)
+    document = app_ops.upload_document(
+        application, DocumentKind.TRANSCRIPT, io.BytesIO(PNG), "img.svg", actor=application.student
+    )
+    agreement = AgreementFactory()
+    catalogue_ops.attach_document(agreement, io.BytesIO(PDF_AND_HTML), "review.html", actor=admin())
+    db.session.commit()
+    return application, {
+        f"/applications/documents/{document.id}": ("image/png", "img.png"),
+        f"/catalogue/agreements/{agreement.id}/document": ("application/pdf", "review.pdf"),
+        f"/calls/{call.id}/applications/export.csv": ("text/csv", None),
+        f"/calls/{call.id}/applications/export.xlsx": (None, None),
+        "/catalogue/export.csv": ("text/csv", None),
+        "/catalogue/export.xlsx": (None, None),
+    }
+
+
+DOWNLOAD_ENDPOINTS = {
+    "applications.document",
+    "catalogue.agreement_document",
+    "application_lists.export_csv",
+    "application_lists.export_xlsx",
+    "catalogue_io.export_csv",
+    "catalogue_io.export_xlsx",
+}
+
+
+def test_the_download_list_names_every_download_route(app):
+    """A new export or download route must join the tests below."""
+    found = {
+        r.endpoint
+        for r in app.url_map.iter_rules()
+        if "GET" in r.methods
+        and r.endpoint != "static"
+        and any(word in r.rule for word in ("export", "document", "download"))
+    }
+    assert found == DOWNLOAD_ENDPOINTS
+
+
+def test_downloads_and_exports_are_never_stored_by_caches(app, tmp_path, monkeypatch):
+    application, urls = _downloads(app, tmp_path, monkeypatch)
+    staff = client_for(app, admin())
+    owner = client_for(app, application.student)
+    for url in urls:
+        client = owner if url.startswith("/applications/") else staff
+        resp = client.get(url)
+        resp.get_data()  # streamed exports run to their end
+        resp.close()
+        assert resp.status_code == 200, url
+        assert resp.headers["Content-Disposition"].startswith("attachment"), url
+        assert "no-store" in resp.headers["Cache-Control"], (url, resp.headers["Cache-Control"])
+
+
+def test_every_page_but_static_assets_is_no_store(app):
+    client = client_for(app, admin())
+    for path in ("/home", "/nowhere", "/admin/users?format=x", "/healthz", "/livez"):
+        assert client.get(path).headers["Cache-Control"] == "no-store", path
+    assert "no-store" not in client.get("/static/css/app.css").headers.get("Cache-Control", "")
+
+
+def test_downloads_carry_the_extension_of_their_sniffed_type(app, tmp_path, monkeypatch):
+    application, urls = _downloads(app, tmp_path, monkeypatch)
+    staff = client_for(app, admin())
+    owner = client_for(app, application.student)
+    for url, (content_type, name) in urls.items():
+        if name is None:
+            continue
+        client = owner if url.startswith("/applications/") else staff
+        resp = client.get(url)
+        assert resp.headers["Content-Type"] == content_type, url
+        assert f"filename={name}" in resp.headers["Content-Disposition"], (
+            url,
+            resp.headers["Content-Disposition"],
+        )
+
+
+@pytest.mark.parametrize(
+    "name,content_type,expected",
+    [
+        ("review.html", "application/pdf", "review.pdf"),
+        ("img.svg", "image/png", "img.png"),
+        ("photo.JPEG", "image/jpeg", "photo.JPEG"),
+        ("scan.pdf", "application/pdf", "scan.pdf"),
+        ("no extension", "image/png", "no extension.png"),
+        ("archive.tar.gz", "application/pdf", "archive.tar.pdf"),
+        (".htaccess", "application/pdf", "htaccess.pdf"),
+        ("", "application/pdf", "document.pdf"),
+    ],
+)
+def test_download_name_takes_the_extension_of_the_type(name, content_type, expected):
+    from exchange.core.uploads import download_name
+
+    assert download_name(name, content_type) == expected

@@ -12,6 +12,7 @@ from ..accounts.models import Role, Unit, UnitFunction, UnitKind, User, UserRole
 from ..core.audit import AuditEvent
 from ..core.database import utcnow
 from ..core.errors import DomainError
+from ..core.params import page_number
 from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
@@ -46,7 +47,7 @@ def users():
         stmt = stmt.where(User.active.is_(True))
     elif status == "inactive":
         stmt = stmt.where(User.active.is_(False))
-    page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
+    page = db.paginate(stmt, page=page_number(request.args), per_page=PER_PAGE, error_out=False)
     return render_template("admin/users.html", page=page, q=q, role=role, status=status)
 
 
@@ -203,7 +204,7 @@ def audit_log():
     stmt = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
     if action:
         stmt = stmt.where(AuditEvent.action.like(f"{action}%"))
-    page = db.paginate(stmt, per_page=50, error_out=False)
+    page = db.paginate(stmt, page=page_number(request.args), per_page=50, error_out=False)
     return render_template("admin/audit.html", page=page, action=action)
 
 
@@ -214,7 +215,7 @@ def mail_queue():
     stmt = sa.select(OutboxMail).order_by(OutboxMail.id.desc())
     if status in {s.value for s in MailStatus}:
         stmt = stmt.where(OutboxMail.status == MailStatus(status))
-    page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
+    page = db.paginate(stmt, page=page_number(request.args), per_page=PER_PAGE, error_out=False)
     return render_template(
         "admin/mail_queue.html",
         page=page,

@@ -17,6 +17,7 @@ from ..catalogue.formats import neutralise
 from ..catalogue.models import Agreement, Partner
 from ..catalogue.queries import catalogue_cache
 from ..core.cache import LRUCache, VersionedCache
+from ..core.params import page_number, whole
 from ..extensions import db
 from .labels import STATUS_COLOURS, STATUS_LABELS  # noqa: F401 - used by the views
 from .models import Application, ApplicationChoice, ApplicationStatus, Document
@@ -30,14 +31,6 @@ NOT_DRAFT = tuple(s for s in ApplicationStatus if s is not ApplicationStatus.DRA
 
 # One wording and one colour per status, shared with the student's pages.
 STATUS_BADGES = {status: f"text-bg-{colour}" for status, colour in STATUS_COLOURS.items()}
-
-
-def _whole(value, low=1, high=10**9):
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if low <= number <= high else None
 
 
 @dataclass
@@ -62,15 +55,15 @@ class ApplicationFilters:
         known = {s.value for s in ApplicationStatus}
         wanted = {v for raw in args.getlist("status") for v in raw.split(",") if v in known}
         f.statuses = tuple(s for s in ApplicationStatus if s.value in wanted)
-        f.unit = _whole(args.get("unit"))
-        f.choice = _whole(args.get("choice"))
-        f.partner = _whole(args.get("partner"))
+        f.unit = whole(args.get("unit"))
+        f.choice = whole(args.get("choice"))
+        f.partner = whole(args.get("partner"))
         f.first_choice = args.get("first") == "1"
         f.q = (args.get("q") or "").strip()[:100]
         f.sort = args.get("sort") if args.get("sort") in SORTS else DEFAULT_SORT
         direction = args.get("dir")
         f.direction = direction if direction in ("asc", "desc") else SORTS[f.sort]
-        f.page = _whole(args.get("page"), high=100_000) or 1
+        f.page = page_number(args)
         return f
 
     def args(self, **changes):

@@ -3,7 +3,7 @@
 Anyone who may not see an application gets 404 for it and its documents, never 403: a
 guessed id must not even confirm that the application exists."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -15,6 +15,7 @@ from ..catalogue.operations import ValidationFailed
 from ..core import uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError
+from ..core.params import whole
 from ..core.views import run_and_flash
 from ..extensions import db
 from . import operations as ops
@@ -178,12 +179,12 @@ def save_details(application_id):
 def _ids(values):
     ids = []
     for value in values:
-        value = (value or "").strip()
-        if not value:
+        if not (value or "").strip():
             continue
-        if not value.isdigit():
+        number = whole(value)
+        if number is None:
             return None
-        ids.append(int(value))
+        ids.append(number)
     return ids
 
 
@@ -268,18 +269,9 @@ def delete_document(document_id):
 @login_required
 def document(document_id):
     document = _document(document_id)
-    path = uploads.path_of("applications", document.stored_name)
-    if path is None or not path.is_file():
-        abort(404)
-    response = send_file(
-        path,
-        mimetype=document.content_type,
-        as_attachment=True,
-        download_name=document.original_name,
-        max_age=0,
+    return uploads.send_upload(
+        uploads.path_of("applications", document.stored_name), document.original_name
     )
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @bp.post("/<int:application_id>/submit")

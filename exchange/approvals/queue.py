@@ -32,6 +32,7 @@ from ..calls.models import Call, CallOffering, CallStatus
 from ..catalogue.models import Agreement, Partner
 from ..catalogue.queries import catalogue_cache
 from ..core.database import utcnow
+from ..core.params import MAX_PAGE, whole
 from ..extensions import db
 from .models import ApplicationStep, ApproverRule, StepStatus, Substitution
 from .operations import current_step, decider_for, max_round
@@ -157,14 +158,6 @@ def _shape_and_params(user, absent):
 # --- filters -----------------------------------------------------------------------------------
 
 
-def _whole(value, high=10**9):
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if 1 <= number <= high else None
-
-
 @dataclass
 class QueueFilters:
     q: str = ""
@@ -175,7 +168,7 @@ class QueueFilters:
     def from_args(cls, args):
         return cls(
             q=(args.get("q") or "").strip()[:100],
-            call=_whole(args.get("call")),
+            call=whole(args.get("call")),
             overdue=args.get("overdue") == "1",
         )
 
@@ -189,7 +182,7 @@ def read_sort(value):
 
 
 def read_page(value):
-    return _whole(value, high=100_000) or 1
+    return whole(value, 1, high=MAX_PAGE)
 
 
 def _like(q):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 from ..accounts.models import Role, User
 from ..admin.forms import ConfirmForm
 from ..core.errors import DomainError
+from ..core.params import whole
 from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
@@ -45,8 +46,8 @@ def index():
     candidates = [u for u in approver_choices() if u.id != current_user.id]
     form = SubstituteForm(candidates=candidates)
     if form.validate_on_submit():
-        substitute_id = form.substitute.data or ""
-        substitute = db.session.get(User, int(substitute_id)) if substitute_id.isdigit() else None
+        substitute_id = whole(form.substitute.data)
+        substitute = db.session.get(User, substitute_id) if substitute_id else None
         try:
             ops.name_substitute(
                 current_user,

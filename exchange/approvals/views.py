@@ -17,6 +17,7 @@ from ..applications.models import Application
 from ..applications.operations import can_view
 from ..core.database import utcnow
 from ..core.pages import cached_page, valid_until
+from ..core.params import whole
 from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
@@ -146,10 +147,10 @@ def queue():
 def _ids(values):
     ids = []
     for value in values:
-        value = (value or "").strip()
-        if not value.isdigit() or len(value) > 12:
+        number = whole(value)
+        if number is None:
             return None
-        ids.append(int(value))
+        ids.append(number)
     return list(dict.fromkeys(ids))
 
 

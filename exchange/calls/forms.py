@@ -5,6 +5,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..admin.forms import CheckboxesField
 from ..core.i18n import timezone_choices
+from ..core.params import whole
 from .labels import DOCUMENT_LABELS, TERM_LABELS
 
 # "T" first: it is what a datetime-local input expects back.
@@ -57,11 +58,8 @@ class OfferingsForm(FlaskForm):
 
 def offering_rows(formdata):
     """([(agreement_id, places as typed)] ticked, [agreement ids the form showed])."""
-    shown = []
-    for raw in formdata.getlist("shown"):
-        if raw.isdigit():
-            shown.append(int(raw))
-    ticked = {int(raw) for raw in formdata.getlist("offer") if raw.isdigit()}
+    shown = [i for i in (whole(raw) for raw in formdata.getlist("shown")) if i is not None]
+    ticked = {whole(raw) for raw in formdata.getlist("offer")} - {None}
     rows = [
         (agreement_id, formdata.get(f"places-{agreement_id}", ""))
         for agreement_id in shown

@@ -11,6 +11,7 @@ from ..calls.models import Call, CallOffering, CallStatus
 from ..core.audit import AuditEvent
 from ..core.cache import VersionedCache, bump_on_write
 from ..core.database import utcnow
+from ..core.params import page_number, whole
 from ..extensions import db
 from . import reference
 from .academic import current_academic_year
@@ -62,17 +63,11 @@ class CatalogueFilters:
         f.level = level if level in {"bachelor", "master", "doctoral"} else ""
         kind = args.get("type") or ""
         f.type = kind if kind in {t.value for t in AgreementType} else ""
-        try:
-            f.unit = int(args["unit"]) if args.get("unit") else None
-        except ValueError:
-            f.unit = None
+        f.unit = whole(args.get("unit"))
         f.eligible = args.get("eligible") == "1"
         f.open_call = args.get("open_call") == "1"
         f.sort = args.get("sort") if args.get("sort") in SORTS else "name"
-        try:
-            f.page = max(1, min(int(args.get("page", 1)), 100_000))
-        except ValueError:
-            f.page = 1
+        f.page = page_number(args)
         if staff:
             # Staff may list partners without agreements and inactive ones; students never.
             f.with_agreement = args.get("all") != "1"

@@ -1,9 +1,10 @@
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..accounts.models import Role, Unit
 from ..admin.forms import ConfirmForm
+from ..core import uploads
 from ..core.errors import DomainError
 from ..core.pages import cached_page
 from ..core.security import roles_required
@@ -328,12 +329,4 @@ def _back_to_agreements(agreement):
 @roles_required(*STAFF)
 def agreement_document(agreement_id):
     agreement = db.get_or_404(Agreement, agreement_id)
-    path = ops.document_path(agreement)
-    if path is None or not path.is_file():
-        abort(404)
-    return send_file(
-        path,
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=agreement.document_name or "agreement.pdf",
-    )
+    return uploads.send_upload(ops.document_path(agreement), agreement.document_name, "agreement")

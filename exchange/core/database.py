@@ -55,8 +55,9 @@ def enum_column(enum_cls: type[enum.Enum], **kwargs):
 
 
 def configure_engine(engine):
-    """SQLite: foreign keys, WAL, busy timeout, and SQLAlchemy-managed transactions so that
-    SAVEPOINTs work. PostgreSQL with psycopg: transactions begin at their first write."""
+    """SQLite: foreign keys, WAL, busy timeout, and SQLAlchemy-managed transactions (so that
+    SAVEPOINTs work) that begin IMMEDIATE at their first write. PostgreSQL with psycopg:
+    transactions begin at their first write."""
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     elif engine.dialect.driver == "psycopg":
@@ -74,9 +75,46 @@ def _configure_sqlite(engine):
             cur.execute("PRAGMA journal_mode=WAL")
         cur.close()
 
+    _begin_immediate_at_first_write(engine)
+
+
+WRITE_PENDING = "exchange_sqlite_write_not_begun"
+
+
+def _begin_immediate_at_first_write(engine):
+    """Plain SELECTs before a transaction's first write run on their own (in WAL mode a
+    reader never waits), and the transaction starts with BEGIN IMMEDIATE right before its
+    first write, or anything else that is not a plain SELECT.
+
+    A deferred BEGIN takes a read snapshot at its first SELECT; its first write must then
+    upgrade it to a write transaction, and when another connection (the worker's digest, a
+    login) holds the write lock, SQLite answers SQLITE_BUSY ("database is locked") at once,
+    without waiting on busy_timeout: it cannot wait, since the snapshot would be stale once
+    the other writer commits. BEGIN IMMEDIATE takes the write lock before anything is read,
+    so it waits on busy_timeout like any other lock and then sees the latest data. Reads
+    before the first write see the latest committed rows each, as on PostgreSQL's READ
+    COMMITTED (see _begin_at_first_write); reads after it are in the write's transaction."""
+
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        conn.info[WRITE_PENDING] = True
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin_before_writing(conn, cursor, _statement, _params, context, _many):
+        if conn.info.get(WRITE_PENDING) and not _plain_read(cursor, context):
+            conn.info[WRITE_PENDING] = False
+            driver = conn.connection.driver_connection
+            if not driver.in_transaction:
+                driver.execute("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _transaction_over(conn):
+        conn.info.pop(WRITE_PENDING, None)
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn, record):
+        record.info.pop(WRITE_PENDING, None)
 
 
 READING = "exchange_reading_outside_transaction"
@@ -136,7 +174,7 @@ def _begin_at_first_write(engine):
 
 
 def _plain_read(cursor, context):
-    statement = getattr(context.compiled, "statement", None)
+    statement = getattr(context.compiled, "statement", None) if context else None
     return (
         isinstance(statement, sa.Select)
         and statement._for_update_arg is None  # no public accessor in SQLAlchemy

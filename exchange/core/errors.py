@@ -3,6 +3,9 @@
 from flask import jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+
+from ..extensions import db
 
 
 class DomainError(Exception):
@@ -26,6 +29,7 @@ TITLES = {
     413: _l("File too large"),
     429: _l("Too many attempts"),
     500: _l("Something went wrong"),
+    503: _l("Busy"),
 }
 MESSAGES = {
     400: _l("The request could not be understood. Go back, reload the page and try again."),
@@ -35,6 +39,7 @@ MESSAGES = {
     413: _l("The upload is larger than the allowed limit."),
     429: _l("Too many attempts in a short time. Wait a few minutes and try again."),
     500: _l("An unexpected error occurred. It has been logged; please try again later."),
+    503: _l("Another change is being saved right now. Wait a moment and try again."),
 }
 
 
@@ -63,3 +68,13 @@ def init_app(app):
     def too_large(exc):
         limit_mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
         return _render(413, _l("The upload is larger than %(mb)s MB.", mb=limit_mb))
+
+    @app.errorhandler(OperationalError)
+    def database_busy(exc):
+        # SQLite: a writer held the lock for longer than busy_timeout. Nothing was saved;
+        # the request can simply be sent again.
+        if "database is locked" not in str(exc.orig):
+            raise exc
+        db.session.rollback()
+        response, code = _render(503)
+        return response, code, {"Retry-After": "5"}

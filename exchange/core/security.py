@@ -54,9 +54,10 @@ def set_security_headers(response):
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if current_app.config["HSTS"]:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if response.mimetype == "text/html":
-        # Pages carry personal data: never keep them in shared caches or after logout.
-        headers.setdefault("Cache-Control", "no-store")
+    if not _static_asset() and "no-store" not in headers.get("Cache-Control", ""):
+        # Pages, exports and downloads carry personal data: never keep them in shared caches
+        # or after logout. send_file's own "no-cache" would still let them be stored.
+        headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -96,6 +97,11 @@ def safe_redirect_target(target):
     ):
         return None
     return location
+
+
+def _static_asset():
+    endpoint = request.endpoint or ""
+    return endpoint == "static" or endpoint.endswith(".static")
 
 
 def load_user(token):

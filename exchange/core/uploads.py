@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import current_app
+from flask import abort, current_app, send_file
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -21,6 +21,8 @@ SIGNATURES = {
     "image/jpeg": (b"\xff\xd8\xff", ".jpg"),
 }
 TYPE_LABELS = {"application/pdf": "PDF", "image/png": "PNG", "image/jpeg": "JPEG"}
+# Other extensions a browser and an operating system open as the same type.
+SUFFIX_ALIASES = {"image/jpeg": (".jpeg",)}
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,36 @@ def safe_filename(name: str | None, default: str) -> str:
     name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable()).strip().lstrip(".")
     return name[:255] or default
+
+
+def download_name(name: str | None, content_type: str, default: str = "document") -> str:
+    """`name` with the extension of `content_type`: a PDF uploaded as "review.html" is offered
+    as "review.pdf", so the saved file never opens as something else than what it is."""
+    suffix = SIGNATURES[content_type][1]
+    name = safe_filename(name, default)
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and "." + ext.lower() in (suffix, *SUFFIX_ALIASES.get(content_type, ())):
+        return name
+    return (stem if dot and stem else name) + suffix
+
+
+def send_upload(path: Path | None, name: str | None, default: str = "document"):
+    """The response that downloads a stored upload: its type judged again by its content
+    (never by the name or by what the database says) and its name given the extension of
+    that type. Every download of an uploaded file goes through here."""
+    if path is None or not path.is_file():
+        abort(404)
+    with path.open("rb") as fh:
+        content_type = sniff(fh.read(1024))
+    if content_type is None:  # not a file store() accepted: never serve it
+        abort(404)
+    return send_file(
+        path,
+        mimetype=content_type,
+        as_attachment=True,
+        download_name=download_name(name, content_type, default),
+        max_age=0,
+    )
 
 
 def delete_after_commit(path: Path | None):

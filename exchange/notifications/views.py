@@ -19,6 +19,7 @@ from ..accounts.models import Role, User
 from ..admin.forms import ConfirmForm
 from ..applications.models import Application
 from ..core.database import utcnow
+from ..core.params import page_number, whole
 from ..core.security import roles_required, safe_redirect_target
 from ..extensions import db
 from ..mail.models import OutboxMail
@@ -50,7 +51,7 @@ def _register_globals(state):
 @bp.get("/")
 @login_required
 def index():
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_number(request.args)
     query = sa.select(Notification).where(Notification.user_id == current_user.id)
     if request.args.get("unread") == "1":
         query = query.where(Notification.read_at.is_(None))
@@ -104,7 +105,7 @@ def mark_all_read():
 def _preview_target():
     user = current_user
     if request.args.get("user") and current_user.has_role(Role.ADMIN):
-        user = db.get_or_404(User, request.args.get("user", type=int))
+        user = db.get_or_404(User, whole(request.args.get("user"), 0))
     period = request.args.get("period")
     if period not in ("daily", "weekly"):
         period = digests.period_of(user, user.roles) or "daily"
