@@ -34,6 +34,8 @@ STUDENT = ("bench-student@example.edu", "bench-password-1")
 RATIO, MAX_STATEMENTS = 2.0, 6
 # What the application page lists: its choices, the offerings to choose from, documents, timeline.
 PARTS = r'data-testid="(choice|offering|document|timeline-entry)"'
+# The numbers every page and its reference show alike: badges and result counts.
+COUNTS = r'data-testid="(?:result-count|queue-count|approvals-waiting|unread-count)">\s*(\d+)'
 
 
 @dataclass
@@ -381,14 +383,16 @@ def run(app, ref_app, ref_engine, ids, n):
                 measure(client, path, count, n),
                 measure(client, path, count, n, before),
             )
+        html, ref_html = figures["page"][0]["html"], figures["ref"][0]["html"]
         same = "-"
         if page.same:
             mine, theirs = (page.same, page.same) if isinstance(page.same, str) else page.same
-            shown = _ids(mine, figures["page"][0]["html"])
-            expected = _ids(theirs, figures["ref"][0]["html"])
+            shown, expected = _ids(mine, html), _ids(theirs, ref_html)
             same = (
                 f"yes ({len(shown)})" if shown == expected else f"NO {len(shown)}/{len(expected)}"
             )
+        if _ids(COUNTS, html) != _ids(COUNTS, ref_html):
+            same = f"NO {_ids(COUNTS, html)}/{_ids(COUNTS, ref_html)}"
         results.append((page, figures, same))
         print_row(page, figures, same)
     return results
@@ -446,6 +450,8 @@ def main():
         tempfile.TemporaryDirectory() as tmp,
         scratch_database(args.database_url, args.keep) as url,
     ):
+        if args.keep:
+            print("database (kept):", sa.engine.make_url(url).database)
         app = make_app(url, tmp)
         assert app.config.get("PAGE_CACHE_MB", 0) == 0
         started = time.perf_counter()
