@@ -83,3 +83,122 @@ def transcripts(rng, application_id, student_id, now):
         }
         for k in range(rng.randint(0, 3))
     ]
+
+
+LANGUAGES = ["en", "de", "fr", "es", "ja", "zh", "it", "pt", "ko", "nl"]
+SUBJECTS = ["0613", "0311", "0413", "0912", "0533", "0232", "0731", "0421"]
+
+
+def world_partners(rng, count, data_file):
+    """`count` partners from the world universities list (names, countries, regions, domains),
+    numbered copies once the list runs out; their ids."""
+    import json
+
+    from exchange.catalogue.models import Partner
+
+    data = json.loads(data_file.read_text())
+    rows, seen = [], set()
+    for i in range(count):
+        entry = data[i % len(data)]
+        copy = i // len(data)
+        name = entry["name"] + (f" ({copy + 1})" if copy else "")
+        hei = entry["domains"][0] if entry["domains"] and not copy else None
+        if hei in seen:
+            hei = None
+        seen.add(hei)
+        rows.append(
+            {
+                "name": name,
+                "name_key": name.lower(),
+                "country": entry["alpha_two_code"],
+                "region": entry["state-province"],
+                "hei_id": hei,
+                "domains": " ".join(entry["domains"]),
+                "website": (entry["web_pages"] or [None])[0],
+                "languages": " ".join(rng.sample(LANGUAGES, rng.randint(1, 2))),
+                "search_text": " ".join(
+                    x for x in (name, entry["state-province"], " ".join(entry["domains"])) if x
+                ).lower(),
+                "status": "active",
+            }
+        )
+    return insert(Partner, rows)
+
+
+def mixed_agreements(rng, partner_ids, unit_ids, per_partner=3):
+    """Agreements of every kind, status, level and language requirement (as in the catalogue
+    benchmark), 30% of them restricted to one unit; the ids of the current active ones."""
+    from exchange.accounts.models import CEFR
+    from exchange.catalogue.models import CEFR_RANK, Agreement, agreement_units
+    from exchange.extensions import db
+
+    rows = []
+    for pid in partner_ids:
+        for _ in range(per_partner):
+            level = rng.choice([None, CEFR.B1, CEFR.B2, CEFR.C1])
+            rows.append(
+                {
+                    "partner_id": pid,
+                    "type": rng.choice(["bilateral", "bilateral", "summer_school", "dual_degree"]),
+                    "status": rng.choices(["active", "draft", "terminated"], [90, 5, 5])[0],
+                    "first_academic_year": 2022,
+                    "last_academic_year": rng.choice([2024, 2028, 2029, 2030]),
+                    "places_per_year": rng.randint(0, 6),
+                    "months_per_mobility": 5,
+                    "all_units": rng.random() > 0.3,
+                    "bachelor": True,
+                    "master": rng.random() > 0.3,
+                    "doctoral": rng.random() > 0.7,
+                    "subject_areas": " ".join(rng.sample(SUBJECTS, 2)),
+                    "language": rng.choice(LANGUAGES[:4]) if level else None,
+                    "language_level": level.value if level else None,
+                    "language_rank": CEFR_RANK[level] if level else None,
+                    "min_gpa": rng.choice([None, Decimal("2.5"), Decimal("3.0"), Decimal("3.3")]),
+                    "min_gpa_scale": Decimal("4"),
+                }
+            )
+    ids = insert(Agreement, rows)
+    for batch in batches(
+        [
+            {"agreement_id": aid, "unit_id": rng.choice(unit_ids)}
+            for aid, row in zip(ids, rows, strict=True)
+            if not row["all_units"]
+        ]
+    ):
+        db.session.execute(sa.insert(agreement_units), batch)
+    return [
+        aid
+        for aid, row in zip(ids, rows, strict=True)
+        if row["status"] == "active" and row["last_academic_year"] >= 2028
+    ]
+
+
+def users(rows, roles, now, password_hash=None):
+    """Users with their roles (a list of `Role` per row) and the same password hash (None: they
+    never log in); their ids. `rows` are dicts with email and name."""
+    from exchange.accounts.models import User, UserRole
+    from exchange.extensions import db
+
+    ids = insert(
+        User,
+        [
+            {
+                "email": row["email"],
+                "email_key": row["email"].lower(),
+                "name": row["name"],
+                "password_hash": password_hash,
+                "active": True,
+                "created_at": now,
+            }
+            for row in rows
+        ],
+    )
+    for batch in batches(
+        [
+            {"user_id": uid, "role": role}
+            for uid, kinds in zip(ids, roles, strict=True)
+            for role in kinds
+        ]
+    ):
+        db.session.execute(sa.insert(UserRole), batch)
+    return ids
