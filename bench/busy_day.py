@@ -39,7 +39,16 @@ from common import (
     make_app,
     scratch_database,
 )
-from seeding import LANGUAGES, batches, insert, mixed_agreements, transcripts, users, world_partners
+from seeding import (
+    LANGUAGES,
+    approval_steps,
+    batches,
+    insert,
+    mixed_agreements,
+    transcripts,
+    users,
+    world_partners,
+)
 
 PASSWORD = "bench-password-1"
 CATALOGUE = [
@@ -56,7 +65,6 @@ CATALOGUE = [
 REVIEW_STATES = {"waiting": 52, "approved": 20, "rejected": 10, "returned": 8, "withdrawn": 10}
 PAST_STATES = {"approved": 60, "rejected": 25, "withdrawn": 15}
 OPEN_STATES = {"draft": 55, "waiting": 40, "withdrawn": 5}
-WAITING_AT = {1: 45, 2: 30, 3: 25}
 PHASES = {"no writes": 0, "1 write/s": 1, "10 writes/s": 10}
 
 
@@ -75,59 +83,6 @@ def arguments():
     parser.add_argument("--office", type=int, default=5, help="logged in")
     parser.add_argument("--keep", action="store_true")
     return parser.parse_args()
-
-
-def steps_of(rng, state, started, deciders, now):
-    """The three steps (advisor, dean, office) of an application in `state`, and its status."""
-    from exchange.accounts.models import UnitFunction
-    from exchange.approvals.models import ApproverRule, Decision, StepStatus
-
-    rules = [
-        ("Unit advisor", ApproverRule.UNIT_ADVISOR, None),
-        ("Dean", ApproverRule.UNIT_ROLE, UnitFunction.DEAN),
-        ("International office", ApproverRule.INTERNATIONAL_OFFICE, None),
-    ]
-    at = rng.choices(list(WAITING_AT), list(WAITING_AT.values()))[0]
-    ends = rng.randint(1, 3)
-    steps = []
-    for position, (name, rule, function) in enumerate(rules, start=1):
-        activated = started + timedelta(hours=position * rng.randint(1, 96))
-        status, decision = StepStatus.PENDING, None
-        if state == "approved" or (state == "waiting" and position < at):
-            status, decision = StepStatus.APPROVED, Decision.APPROVE
-        elif state == "waiting" and position == at:
-            status = StepStatus.WAITING
-        elif state in ("rejected", "returned") and position < ends:
-            status, decision = StepStatus.APPROVED, Decision.APPROVE
-        elif state == "rejected" and position == ends:
-            status, decision = StepStatus.REJECTED, Decision.REJECT
-        elif state == "returned" and position == ends:
-            status, decision = StepStatus.RETURNED, Decision.RETURN
-        elif state in ("rejected", "returned", "withdrawn"):
-            status = StepStatus.CANCELLED
-        reached = status not in (StepStatus.PENDING, StepStatus.CANCELLED)
-        activated = min(activated, now - timedelta(minutes=5)) if reached else None
-        steps.append(
-            {
-                "round": 1,
-                "position": position,
-                "status": status,
-                "activated_at": activated,
-                "due_at": activated + timedelta(days=7) if activated else None,
-                "decided_at": activated + timedelta(hours=5) if decision else None,
-                "decided_by_id": deciders[position - 1] if decision else None,
-                "decision": decision,
-                "comment": "Not complete." if decision is Decision.RETURN else None,
-                "name": name,
-                "rule": rule,
-                "unit_function": function,
-                "time_limit_days": 7,
-                "rejection_ends": True,
-                "may_return": True,
-            }
-        )
-    status = {"waiting": "submitted" if at == 1 else "in_review"}.get(state, state)
-    return steps, status
 
 
 def universities_file():
@@ -280,8 +235,9 @@ def seed(app, rng, args):
         count = math.ceil(args.applications / students)
         calls = []
         for k in range(count):
-            opens = now - timedelta(days=10 + 180 * k)
-            closes = now + timedelta(days=20) if k == 0 else opens + timedelta(days=30)
+            # Open for 10 more days; closed 5 days ago; twice a year before that.
+            opens = now - timedelta(days=(20, 40)[k] if k < 2 else 180 * k)
+            closes = now + timedelta(days=10) if k == 0 else opens + timedelta(days=35)
             calls.append(
                 {
                     "title": f"Exchange {2027 - k // 2}/{(28 - k // 2) % 100:02d}, "
@@ -324,7 +280,7 @@ def seed(app, rng, args):
                 submitted = min(submitted, now - timedelta(hours=1))
                 steps, status = [], "draft"
                 if state != "draft":
-                    steps, status = steps_of(
+                    steps, status = approval_steps(
                         rng, state, submitted, [advisors[unit], deans[unit], office[0]], now
                     )
                 applications.append(
@@ -504,7 +460,7 @@ def check_pages(base, kinds):
 
 
 class Writer(threading.Thread):
-    """Commits a write every 1/`rate` s, as the app does it (operations, then commit, whose
+    """Starts a write every 1/`rate` s, as the app does it (operations, then commit, whose
     cache versions move): a student's draft statement, an office decision, a statement again,
     an advisor's decision, in turn."""
 
@@ -517,19 +473,25 @@ class Writer(threading.Thread):
     def run(self):
         if not self.rate:
             return
-        kinds = ["statement", "office", "statement", "advisor"]
+        # A few writes may be under way at once, as from several users: the rate holds when
+        # one write takes longer than the interval.
+        pool = ThreadPoolExecutor(4)
         interval, due, n = 1 / self.rate, time.monotonic(), 0
         while not self.stop.is_set():
-            kind = kinds[n % len(kinds)]
-            started = time.perf_counter()
-            try:
-                self.write(kind, n)
-            except Exception as exc:  # noqa: BLE001 - counted and reported, never hidden
-                self.failures.append(f"{kind}: {exc!r}"[:200])
-            self.times.append(time.perf_counter() - started)
+            pool.submit(self.timed, n)
             n += 1
             due += interval
             self.stop.wait(max(0.0, due - time.monotonic()))
+        pool.shutdown(cancel_futures=True)
+
+    def timed(self, n):
+        kind = ["statement", "office", "statement", "advisor"][n % 4]
+        started = time.perf_counter()
+        try:
+            self.write(kind, n)
+        except Exception as exc:  # noqa: BLE001 - counted and reported, never hidden
+            self.failures.append(f"{kind}: {exc!r}"[:200])
+        self.times.append(time.perf_counter() - started)
 
     def write(self, kind, n):
         from exchange.accounts.models import User
@@ -595,7 +557,8 @@ def decision_pools(app, seeded):
 
 
 def celery(kind, env, log):
-    cmd = [str(Path(sys.executable).parent / "celery"), "-A", "worker", kind, "--loglevel=WARNING"]
+    cmd = [str(Path(sys.executable).parent / "celery"), "--quiet", "-A", "worker", kind]
+    cmd += ["--loglevel=WARNING"]
     if kind == "worker":
         cmd += ["--concurrency=1", "--without-gossip", "--without-mingle"]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -619,7 +582,7 @@ def ms(value):
     return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
-def print_phase(label, results, writer, seconds):
+def print_phase(label, results, writer, seconds, outbox):
     livez = results["/livez"]["rps"]
     line = f"\n== {label}"
     if writer.rate:
@@ -629,7 +592,7 @@ def print_phase(label, results, writer, seconds):
             f"{ms(statistics.median(t) * 1000)} ms, max {ms(t[-1] * 1000)} ms, "
             f"{len(writer.failures)} failed"
         )
-    print(line)
+    print(line + f"; outbox after it: {outbox or 'empty'}")
     print(
         f"{'page kind':26} {'req/s':>7} {'÷ /livez':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>7}"
     )
@@ -698,7 +661,7 @@ def main():
                     results = {kind: load.result() for kind, load in loads.items()}
                     writer.stop.set()
                     writer.join()
-                    print_phase(label, results, writer, args.seconds)
+                    print_phase(label, results, writer, args.seconds, worker_state(app)[0])
                     errors += sum(r["errors"] for r in results.values()) + len(writer.failures)
                 errors += report_failures(check_pages(base, checked))  # sessions still good?
                 for proc, name in zip(background, ("worker", "beat"), strict=True):
@@ -712,9 +675,12 @@ def main():
                     proc.terminate()
                 for proc in background:
                     proc.wait(timeout=30)
+        # Running as root earns a SecurityWarning; errors of tasks are what matters here.
         log_text = (Path(tmp) / "celery.log").read_text()
-        if log_text.strip():
-            print("celery log (warnings and errors):\n" + log_text[-3000:])
+        failures = [line for line in log_text.splitlines() if "ERROR" in line or "CRITICAL" in line]
+        print(f"celery: {len(failures)} errors logged by the worker and beat")
+        if failures:
+            print(log_text[-3000:])
     if errors:
         raise SystemExit(f"{errors} errors")
 

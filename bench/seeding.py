@@ -1,9 +1,12 @@
 """Bulk seeding shared by the benchmarks: Core inserts in batches, ids back with RETURNING."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 
+# Where a waiting application waits: on step 1, 2 or 3, in per cent.
+WAITING_AT = {1: 45, 2: 30, 3: 25}
 COUNTRIES = ["DE", "FR", "JP", "US", "GB", "IT", "KR", "AU"]
 
 
@@ -202,3 +205,58 @@ def users(rows, roles, now, password_hash=None):
     ):
         db.session.execute(sa.insert(UserRole), batch)
     return ids
+
+
+def approval_steps(rng, state, started, deciders, now):
+    """The three steps (unit advisor, dean, international office) of an application in `state`
+    (waiting, approved, rejected, returned, withdrawn) submitted at `started`, decided by
+    `deciders` (user ids, one per step); and the application's status."""
+    from exchange.accounts.models import UnitFunction
+    from exchange.approvals.models import ApproverRule, Decision, StepStatus
+
+    rules = [
+        ("Unit advisor", ApproverRule.UNIT_ADVISOR, None),
+        ("Dean", ApproverRule.UNIT_ROLE, UnitFunction.DEAN),
+        ("International office", ApproverRule.INTERNATIONAL_OFFICE, None),
+    ]
+    at = rng.choices(list(WAITING_AT), list(WAITING_AT.values()))[0]
+    ends = rng.randint(1, 3)
+    steps = []
+    for position, (name, rule, function) in enumerate(rules, start=1):
+        activated = started + timedelta(hours=position * rng.randint(1, 96))
+        status, decision = StepStatus.PENDING, None
+        if state == "approved" or (state == "waiting" and position < at):
+            status, decision = StepStatus.APPROVED, Decision.APPROVE
+        elif state == "waiting" and position == at:
+            status = StepStatus.WAITING
+        elif state in ("rejected", "returned") and position < ends:
+            status, decision = StepStatus.APPROVED, Decision.APPROVE
+        elif state == "rejected" and position == ends:
+            status, decision = StepStatus.REJECTED, Decision.REJECT
+        elif state == "returned" and position == ends:
+            status, decision = StepStatus.RETURNED, Decision.RETURN
+        elif state in ("rejected", "returned", "withdrawn"):
+            status = StepStatus.CANCELLED
+        reached = status not in (StepStatus.PENDING, StepStatus.CANCELLED)
+        activated = min(activated, now - timedelta(minutes=5)) if reached else None
+        steps.append(
+            {
+                "round": 1,
+                "position": position,
+                "status": status,
+                "activated_at": activated,
+                "due_at": activated + timedelta(days=7) if activated else None,
+                "decided_at": activated + timedelta(hours=5) if decision else None,
+                "decided_by_id": deciders[position - 1] if decision else None,
+                "decision": decision,
+                "comment": "Not complete." if decision is Decision.RETURN else None,
+                "name": name,
+                "rule": rule,
+                "unit_function": function,
+                "time_limit_days": 7,
+                "rejection_ends": True,
+                "may_return": True,
+            }
+        )
+    status = {"waiting": "submitted" if at == 1 else "in_review"}.get(state, state)
+    return steps, status
