@@ -468,7 +468,7 @@ class Writer(threading.Thread):
         super().__init__(daemon=True)
         self.app, self.seeded, self.pools, self.rate = app, seeded, pools, rate
         self.stop = threading.Event()
-        self.times, self.failures = [], []
+        self.times, self.failures, self.elapsed = [], [], 0.0
 
     def run(self):
         if not self.rate:
@@ -476,13 +476,13 @@ class Writer(threading.Thread):
         # A few writes may be under way at once, as from several users: the rate holds when
         # one write takes longer than the interval.
         pool = ThreadPoolExecutor(4)
-        interval, due, n = 1 / self.rate, time.monotonic(), 0
+        interval, begun, n = 1 / self.rate, time.monotonic(), 0
         while not self.stop.is_set():
             pool.submit(self.timed, n)
             n += 1
-            due += interval
-            self.stop.wait(max(0.0, due - time.monotonic()))
+            self.stop.wait(max(0.0, begun + n * interval - time.monotonic()))
         pool.shutdown(cancel_futures=True)
+        self.elapsed = time.monotonic() - begun
 
     def timed(self, n):
         kind = ["statement", "office", "statement", "advisor"][n % 4]
@@ -582,13 +582,13 @@ def ms(value):
     return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
-def print_phase(label, results, writer, seconds, outbox):
+def print_phase(label, results, writer, outbox):
     livez = results["/livez"]["rps"]
     line = f"\n== {label}"
     if writer.rate:
         t = sorted(writer.times) or [0]
         line += (
-            f": {len(writer.times) / seconds:.1f} writes/s done, write p50 "
+            f": {len(writer.times) / writer.elapsed:.1f} writes/s done, write p50 "
             f"{ms(statistics.median(t) * 1000)} ms, max {ms(t[-1] * 1000)} ms, "
             f"{len(writer.failures)} failed"
         )
@@ -661,7 +661,7 @@ def main():
                     results = {kind: load.result() for kind, load in loads.items()}
                     writer.stop.set()
                     writer.join()
-                    print_phase(label, results, writer, args.seconds, worker_state(app)[0])
+                    print_phase(label, results, writer, worker_state(app)[0])
                     errors += sum(r["errors"] for r in results.values()) + len(writer.failures)
                 errors += report_failures(check_pages(base, checked))  # sessions still good?
                 for proc, name in zip(background, ("worker", "beat"), strict=True):
