@@ -1,5 +1,6 @@
 """Bulk seeding shared by the benchmarks: Core inserts in batches, ids back with RETURNING."""
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -95,8 +96,6 @@ SUBJECTS = ["0613", "0311", "0413", "0912", "0533", "0232", "0731", "0421"]
 def world_partners(rng, count, data_file):
     """`count` partners from the world universities list (names, countries, regions, domains),
     numbered copies once the list runs out; their ids."""
-    import json
-
     from exchange.catalogue.models import Partner
 
     data = json.loads(data_file.read_text())
