@@ -74,6 +74,8 @@ class Unit(db.Model):
     kind: Mapped[UnitKind] = mapped_column(enum_column(UnitKind))
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     student_count: Mapped[int | None] = mapped_column(doc="Enrolled students, for indicators")
+    # The unit it belongs to (a key laboratory of a school), when it belongs to one.
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def __repr__(self):

@@ -19,7 +19,7 @@ from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
 from ..extensions import db
 from . import profiles
-from .tables import Issue, read_table
+from .tables import Issue, Plan, Planned, read_table
 
 ALIASES = {
     "student_number": "student_number",
@@ -59,16 +59,6 @@ COLUMNS = (
 REQUIRED = ("student_number", "name", "email", "unit")
 IN_CHUNK = 900  # SQLite allows 999 bound parameters per statement
 FLUSH_EVERY = 500
-SHOWN = 200  # problems and rows listed on the preview page
-
-
-@dataclass
-class Planned:
-    line: int
-    action: str  # "create", "update" or "unchanged"
-    values: dict
-    user: User | None = None
-    changes: dict = field(default_factory=dict)  # field -> [before, after]
 
 
 @dataclass
@@ -80,31 +70,9 @@ class Missing:
 
 
 @dataclass
-class RosterPlan:
-    total: int = 0
-    problems: list[Issue] = field(default_factory=list)
-    items: list[Planned] = field(default_factory=list)
+class RosterPlan(Plan):
     missing: list[Missing] = field(default_factory=list)
-    applied: bool = False
     deactivated: int = 0
-
-    def count(self, action):
-        return sum(1 for item in self.items if item.action == action)
-
-    @property
-    def created(self):
-        return self.count("create")
-
-    @property
-    def updated(self):
-        return self.count("update")
-
-    @property
-    def unchanged(self):
-        return self.count("unchanged")
-
-    def sample(self, action, limit=SHOWN):
-        return [item for item in self.items if item.action == action][:limit]
 
 
 def _chunks(values, size=IN_CHUNK):
@@ -455,11 +423,11 @@ def _create(item, units, now, invite, actor):
     _profile_values(user.profile, values, now)
     if invite:
         accounts.invite_user(user, actor=actor)
-    item.user = user
+    item.obj = user
 
 
 def _update(item, units, now, actor):
-    user, values = item.user, item.values
+    user, values = item.obj, item.values
     if user.name != values["name"] or user.email != values["email"]:
         accounts.update_details(user, name=values["name"], email=values["email"], actor=actor)
     unit = units[values["unit"]]

@@ -13,6 +13,7 @@ from ..core.errors import DomainError
 from ..core.security import roles_required
 from ..extensions import db
 from . import roster, tables
+from . import structure_imports as structure
 from .forms import ConfirmImportForm, ImportForm
 
 bp = Blueprint("records_import", __name__)
@@ -55,6 +56,62 @@ KINDS = {
         ],
         roster.plan_roster,
         roster.apply_roster,
+    ),
+    "units": Kind(
+        _l("Import units"),
+        structure.UNIT_COLUMNS,
+        [
+            ["PHY", "School of Physics", "物理学院", "school", "", "1200"],
+            ["QLAB", "Quantum Laboratory", "量子重点实验室", "key_laboratory", "PHY", ""],
+        ],
+        structure.plan_units,
+        structure.apply_units,
+    ),
+    "agreements": Kind(
+        _l("Import agreements"),
+        structure.AGREEMENT_COLUMNS,
+        [
+            [
+                "IIA-2026-001",
+                "uni-example.de",
+                "",
+                "",
+                "bilateral",
+                "2026",
+                "2030",
+                "2",
+                "5",
+                "bachelor master",
+                "0533 0541",
+                "en",
+                "B2",
+                "3.0",
+                "4",
+                "",
+                "active",
+            ],
+            [
+                "",
+                "",
+                "Example University",
+                "FR",
+                "summer_school",
+                "2026",
+                "2027",
+                "5",
+                "1",
+                "本科",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "PHY",
+                "active",
+            ],
+        ],
+        structure.plan_agreements,
+        structure.apply_agreements,
     ),
 }
 

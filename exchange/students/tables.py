@@ -16,6 +16,43 @@ MAX_ROWS = 100_000
 TOKEN_LENGTH = 32
 
 
+@dataclass
+class Planned:
+    line: int
+    action: str  # "create", "update" or "unchanged"
+    values: dict
+    obj: object = None  # the existing row an update changes
+    changes: dict = field(default_factory=dict)  # field -> [before, after]
+
+
+@dataclass
+class Plan:
+    """What an import would do: every problem, and per row create / update / unchanged."""
+
+    total: int = 0
+    problems: list = field(default_factory=list)
+    items: list[Planned] = field(default_factory=list)
+    applied: bool = False
+
+    def count(self, action):
+        return sum(1 for item in self.items if item.action == action)
+
+    @property
+    def created(self):
+        return self.count("create")
+
+    @property
+    def updated(self):
+        return self.count("update")
+
+    @property
+    def unchanged(self):
+        return self.count("unchanged")
+
+    def sample(self, action, limit=200):
+        return [item for item in self.items if item.action == action][:limit]
+
+
 class Issue(NamedTuple):
     line: int | None  # the file's line (header = 1); None: the whole file
     field: str

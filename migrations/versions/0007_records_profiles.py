@@ -1,4 +1,4 @@
-"""student records: profile fields, registrar-owned fields, language certificates, the
+"""student records: unit parents, profile fields, registrar-owned fields, language certificates, the
 profile snapshot of an application at submission
 
 Revision ID: 0007_records
@@ -18,6 +18,10 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('units', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('parent_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_units_parent_id_units'), 'units', ['parent_id'], ['id'])
+
     with op.batch_alter_table('student_profiles', schema=None) as batch_op:
         batch_op.add_column(sa.Column('year_of_study', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('phone', sa.String(length=40), nullable=True))
@@ -53,3 +57,7 @@ def downgrade():
     with op.batch_alter_table('student_profiles', schema=None) as batch_op:
         for name in ('updated_at', 'roster_imported_at', 'registrar_fields', 'date_of_birth', 'nationality', 'emergency_phone', 'emergency_contact', 'phone', 'year_of_study'):
             batch_op.drop_column(name)
+
+    with op.batch_alter_table('units', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_units_parent_id_units'), type_='foreign_key')
+        batch_op.drop_column('parent_id')
