@@ -10,7 +10,6 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy.orm import selectinload
 
 from ..accounts import operations as accounts
 from ..accounts.models import (
@@ -184,22 +183,6 @@ def _check(line, row, units, result):
     return values if ok else None
 
 
-def _state(user):
-    profile = user.profile
-    unit = profiles.member_unit(user)
-    return {
-        "name": user.name,
-        "email": user.email,
-        "student_number": profile.student_number if profile else None,
-        "unit": unit.code if unit else None,
-        "degree_level": profile.degree_level.value if profile and profile.degree_level else None,
-        "programme": profile.programme if profile else None,
-        "year_of_study": profile.year_of_study if profile else None,
-        "gpa": f"{profile.gpa:f}" if profile and profile.gpa is not None else None,
-        "gpa_scale": f"{profile.gpa_scale:f}" if profile and profile.gpa is not None else None,
-    }
-
-
 def _wanted(values, before):
     after = dict(before)
     after.update(name=values["name"], email=values["email"])
@@ -264,7 +247,7 @@ def plan_roster(content: bytes, filename: str, progress=None) -> RosterPlan:
         user = by_number.get(values["student_number"])
         other = by_email.get(key)
         if user is None and other is not None:
-            number = other.profile.student_number if other.profile else None
+            number = other.student_number
             if number and number != values["student_number"]:
                 _problem(
                     result,
@@ -303,12 +286,12 @@ def plan_roster(content: bytes, filename: str, progress=None) -> RosterPlan:
             changes = {k: [None, v] for k, v in after.items() if v is not None}
             result.items.append(Planned(line, "create", values, None, changes))
             continue
-        before = _state(user)
+        before = _account_state(user)
         after = _wanted(values, before)
         changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
-        owned = profiles.registrar_owned(user.profile)
-        action = "update" if changes or not values["given"] <= owned else "unchanged"
-        result.items.append(Planned(line, action, values, user, changes))
+        action = "update" if changes or not values["given"] <= user.registrar else "unchanged"
+        # An update loads its account when it is applied: the plan keeps only its id.
+        result.items.append(Planned(line, action, values, user.id, changes))
     result.missing = _missing(seen_numbers)
     return result
 
@@ -327,25 +310,94 @@ def _state_keys():
     )
 
 
+@dataclass
+class Account:
+    """What planning needs of an existing account, read as plain rows (no ORM objects: a
+    re-run of a 50,000-student roster would otherwise hold them all)."""
+
+    id: int
+    email: str
+    email_key: str
+    name: str
+    student_number: str | None = None
+    state: dict = field(default_factory=dict)
+    registrar: set = field(default_factory=set)
+    roles: set = field(default_factory=set)
+    units: list = field(default_factory=list)  # (code, function) pairs
+
+
+_PROFILE_COLUMNS = (
+    User.id,
+    User.email,
+    User.email_key,
+    User.name,
+    StudentProfile.student_number,
+    StudentProfile.degree_level,
+    StudentProfile.programme,
+    StudentProfile.year_of_study,
+    StudentProfile.gpa,
+    StudentProfile.gpa_scale,
+    StudentProfile.registrar_fields,
+)
+
+
+def _accounts(where):
+    """Accounts matching `where`, with roles and units: three statements."""
+    found = {}
+    stmt = (
+        sa.select(*_PROFILE_COLUMNS)
+        .outerjoin(StudentProfile, StudentProfile.user_id == User.id)
+        .where(where)
+    )
+    for row in db.session.execute(stmt):
+        account = Account(row.id, row.email, row.email_key, row.name, row.student_number)
+        account.registrar = set((row.registrar_fields or "").split())
+        account.state = {
+            "degree_level": row.degree_level.value if row.degree_level else None,
+            "programme": row.programme,
+            "year_of_study": row.year_of_study,
+            "gpa": None if row.gpa is None else f"{row.gpa:f}",
+            "gpa_scale": None if row.gpa is None else f"{row.gpa_scale:f}",
+        }
+        found[row.id] = account
+    if found:
+        ids = sorted(found)
+        for user_id, role in db.session.execute(
+            sa.select(UserRole.user_id, UserRole.role).where(UserRole.user_id.in_(ids))
+        ):
+            found[user_id].roles.add(role)
+        for user_id, code, function in db.session.execute(
+            sa.select(UnitMembership.user_id, Unit.code, UnitMembership.function)
+            .join(Unit, Unit.id == UnitMembership.unit_id)
+            .where(UnitMembership.user_id.in_(ids))
+            .order_by(UnitMembership.user_id, Unit.code)
+        ):
+            found[user_id].units.append((code, function))
+    return found.values()
+
+
+def _account_state(account):
+    members = [code for code, fn in account.units if fn is UnitFunction.MEMBER]
+    unit = members[0] if members else (account.units[0][0] if account.units else None)
+    return {
+        "name": account.name,
+        "email": account.email,
+        "student_number": account.student_number,
+        "unit": unit,
+        **account.state,
+    }
+
+
 def _existing(numbers, emails):
-    """The accounts the file names, by student number and by e-mail key, with their profiles
-    and units loaded: a fixed number of statements per chunk of rows."""
+    """The accounts the file names, by student number and by e-mail key: a fixed number of
+    statements per chunk of rows."""
     by_number, by_email = {}, {}
     for chunk in _chunks(numbers):
-        for user in db.session.scalars(
-            sa.select(User)
-            .join(StudentProfile, StudentProfile.user_id == User.id)
-            .where(StudentProfile.student_number.in_(chunk))
-            .options(selectinload(User.profile).selectinload(StudentProfile.language_results))
-        ):
-            by_number[user.profile.student_number] = user
+        for account in _accounts(StudentProfile.student_number.in_(chunk)):
+            by_number[account.student_number] = account
     for chunk in _chunks(emails):
-        for user in db.session.scalars(
-            sa.select(User)
-            .where(User.email_key.in_(chunk))
-            .options(selectinload(User.profile).selectinload(StudentProfile.language_results))
-        ):
-            by_email[user.email_key] = user
+        for account in _accounts(User.email_key.in_(chunk)):
+            by_email[account.email_key] = account
     return by_number, by_email
 
 
@@ -465,7 +517,7 @@ def _create(items, units, now, invite, actor):
 
 
 def _update(item, units, now, actor):
-    user, values = item.obj, item.values
+    user, values = db.session.get(User, item.obj), item.values
     if user.name != values["name"] or user.email != values["email"]:
         accounts.update_details(user, name=values["name"], email=values["email"], actor=actor)
     unit = units[values["unit"]]
