@@ -27,7 +27,6 @@ from .factories import (
     UserFactory,
     admin,
     coordinator,
-    student,
 )
 from .test_students_profile import accept_invitation
 
@@ -346,4 +345,3 @@ def test_roster_only_student_applies_where_they_fit_and_is_told_why_not_elsewher
     db.session.commit()
     assert application.status.value == "submitted"
     assert "Fits U" in client.get(f"/applications/{application.id}").get_data(as_text=True)
-    assert student  # the factory helper is not what made this student
