@@ -110,6 +110,8 @@ class Config:
     HSTS = True
     PASSWORD_RESET_HOURS = _env_int("PASSWORD_RESET_HOURS", 2)
     PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 10)
+    # Students log in through the campus single sign-on: the roster import sends no invitation.
+    SINGLE_SIGN_ON = _env_bool("SINGLE_SIGN_ON", False)
     # How many reverse proxies set X-Forwarded-For in front of the app (0: none).
     TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
 
