@@ -1,8 +1,8 @@
 """student records: unit parents, profile fields, registrar-owned fields, language certificates, the
 profile snapshot of an application at submission
 
-Revision ID: 0007_records
-Revises: 0006
+Revision ID: 0008_records
+Revises: 0007_mail
 Create Date: 2026-11-30 08:00:00
 
 """
