@@ -283,6 +283,6 @@ def test_application_keeps_a_snapshot_and_the_office_sees_later_changes(app):
     user.profile.gpa = Decimal("3.90")
     db.session.commit()
     html = office.get(url).get_data(as_text=True)
-    assert 'data-testid="profile-changed"' in html and "3.40 → 3.90" in html
+    assert 'data-testid="profile-changed"' in html and "GPA: 3.40 → 3.90" in html
     own = client_for(app, user).get(url).get_data(as_text=True)
     assert 'data-testid="profile-changed"' not in own

@@ -114,16 +114,32 @@ def snapshot(user) -> dict:
     }
 
 
+SNAPSHOT_LABELS = {
+    "student_number": _l("Student number"),
+    "unit": _l("Unit"),
+    "degree_level": _l("Degree level"),
+    "programme": _l("Programme"),
+    "year_of_study": _l("Year of study"),
+    "gpa": _l("GPA"),
+    "gpa_scale": _l("GPA scale"),
+    "languages": _l("Language results"),
+    "nationality": _l("Nationality"),
+    "date_of_birth": _l("Date of birth"),
+}
+
+
 def snapshot_changes(application) -> dict:
-    """{field: [at submission, now]} for the fields changed since the application's last
-    submission; empty when nothing changed or it was never submitted."""
+    """{field label: [at submission, now]} for the fields changed since the application's last
+    submission, in the order of the profile page; empty when nothing changed or it was never
+    submitted."""
     before = application.profile_snapshot
     if not before:
         return {}
     now = snapshot(application.student)
+    keys = [*SNAPSHOT_LABELS, *sorted((set(before) | set(now)) - set(SNAPSHOT_LABELS))]
     return {
-        key: [before.get(key), now.get(key)]
-        for key in sorted(set(before) | set(now))
+        SNAPSHOT_LABELS.get(key, key): [before.get(key), now.get(key)]
+        for key in keys
         if before.get(key) != now.get(key)
     }
 
