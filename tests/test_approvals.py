@@ -534,7 +534,7 @@ def test_queue_filters_and_sorts(world):
     assert rows[late.id].overdue and rows[late.id].due_days == -2
     terms = "Bilateral student exchange · 5 months"
     assert rows[old.id].choices == (f"Alpha ({terms})", f"Beta ({terms})")
-    assert rows[old.id].languages == ("de B1", "en C1") and rows[late.id].languages == ()
+    assert rows[old.id].languages == ("German B1", "English C1") and rows[late.id].languages == ()
     page = queue.queue_for(who, today=today, filters=queue.QueueFilters(overdue=True))
     assert page.total == 1 and page.waiting_total is None
 

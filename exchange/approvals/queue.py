@@ -32,6 +32,7 @@ from ..calls.labels import offering_terms
 from ..calls.models import Call, CallOffering, CallStatus
 from ..catalogue.models import Agreement, Partner
 from ..catalogue.queries import catalogue_cache
+from ..catalogue.reference import language_name
 from ..core.database import utcnow
 from ..core.params import MAX_PAGE, whole
 from ..extensions import db
@@ -352,7 +353,7 @@ def _details_statement():
 
 def _details(application_ids):
     """{application id: {"choice": ["Partner (Semester · 5 months)", ...], "language":
-    ["en B2", ...]}}."""
+    ["English B2", ...]}}, in the reader's language."""
     found = {}
     if application_ids:
         for row in db.session.execute(_details_statement(), {"ids": application_ids}):
@@ -361,6 +362,9 @@ def _details(application_ids):
                 # Two offerings of one partner differ by their agreements' terms (the row has
                 # the agreement's `type` and `months_per_mobility`).
                 text = f"{text} ({offering_terms(row)})"
+            else:
+                code, level = text.split(" ", 1)
+                text = f"{language_name(code)} {level}"
             found.setdefault(row.application_id, {}).setdefault(row.kind, []).append(text)
     return found
 
@@ -387,7 +391,7 @@ class QueueRow:
     documents: int
     on_behalf_of: User | None
     choices: tuple  # partner names with their agreements' terms, in rank order
-    languages: tuple  # "en B2", ...
+    languages: tuple  # "English B2", ...
     waiting_days: int  # whole days since it became the step's turn
     due_days: int  # days left, rounded; negative: overdue by that many (started) days
 
