@@ -135,6 +135,9 @@ class Config:
     UPLOAD_DIR = _env("UPLOAD_DIR", str(INSTANCE / "uploads"))
     # Import files larger than this are checked and imported by the worker, with a progress page.
     IMPORT_INLINE_BYTES = _env_int("IMPORT_INLINE_KB", 512) * 1024
+    # After this long without a start (queued) or without progress, the progress page says
+    # that the worker seems not to be running.
+    IMPORT_WORKER_WAIT_SECONDS = _env_int("IMPORT_WORKER_WAIT_SECONDS", 120)
     ACADEMIC_YEAR_START_MONTH = _env_int("ACADEMIC_YEAR_START_MONTH", 9)
 
     # Scheduled mail. Students with a draft are reminded this many days before a call closes.

@@ -279,3 +279,15 @@ class PasswordResetToken(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class PasswordResetRequest(db.Model):
+    """A forgot-password request waiting for the worker. Written in the request's transaction
+    for every address alike, and deleted by the worker in the transaction that answers it:
+    a task lost on the way (broker down) leaves it here for the relay."""
+
+    __tablename__ = "password_reset_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
