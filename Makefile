@@ -60,7 +60,7 @@ clean:
 
 # Extract every marked string into exchange/translations/messages.pot (and update catalogues).
 translations: install
-	PYTHONPATH=. $(BIN)/pybabel extract -F exchange/translations/babel.cfg -k _l -k lazy_gettext -o exchange/translations/messages.pot .
+	PYTHONPATH=. $(BIN)/pybabel extract -F exchange/translations/babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -o exchange/translations/messages.pot .
 	@if ls exchange/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
 	  $(BIN)/pybabel update -i exchange/translations/messages.pot -d exchange/translations; \
 	  $(BIN)/pybabel compile -d exchange/translations; fi

@@ -110,6 +110,8 @@ class Config:
     HSTS = True
     PASSWORD_RESET_HOURS = _env_int("PASSWORD_RESET_HOURS", 2)
     PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 10)
+    # Students log in through the campus single sign-on: the roster import sends no invitation.
+    SINGLE_SIGN_ON = _env_bool("SINGLE_SIGN_ON", False)
     # How many reverse proxies set X-Forwarded-For in front of the app (0: none).
     TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
 
@@ -133,6 +135,9 @@ class Config:
     UPLOAD_DIR = _env("UPLOAD_DIR", str(INSTANCE / "uploads"))
     # Import files larger than this are checked and imported by the worker, with a progress page.
     IMPORT_INLINE_BYTES = _env_int("IMPORT_INLINE_KB", 512) * 1024
+    # After this long without a start (queued) or without progress, the progress page says
+    # that the worker seems not to be running.
+    IMPORT_WORKER_WAIT_SECONDS = _env_int("IMPORT_WORKER_WAIT_SECONDS", 120)
     ACADEMIC_YEAR_START_MONTH = _env_int("ACADEMIC_YEAR_START_MONTH", 9)
 
     # Scheduled mail. Students with a draft are reminded this many days before a call closes.

@@ -225,3 +225,78 @@ def page_bench_arguments(description):
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--keep", action="store_true")
     return parser.parse_args()
+
+
+# One wrk per page kind, cycling over many (path, cookie) pairs: the requests are formatted
+# once per thread, and done() prints the figures, as wrk's own report has no p95.
+_CYCLE_LUA = """
+local items = {%s}
+local requests = {}
+local i = 0
+function init(args)
+  for k, item in ipairs(items) do
+    requests[k] = wrk.format("GET", item[1], {["Cookie"] = item[2], ["User-Agent"] = "%s"})
+  end
+  i = math.random(#requests)
+end
+function request()
+  i = i %% #requests + 1
+  return requests[i]
+end
+function done(summary, latency, _requests)
+  local e = summary.errors
+  io.write(string.format("BENCH %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+def _lua_string(text):
+    assert text.isascii() and "\n" not in text, text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class WrkCycle:
+    """A wrk process started on `base`, cycling over `items` ((path, cookie) pairs) for
+    `seconds` on `connections` connections; `result()` waits for it and returns requests/s,
+    p50/p95/p99 in ms and the errors (non-2xx/3xx responses, socket errors, timeouts)."""
+
+    def __init__(self, base, items, seconds, folder, connections=1, timeout=10):
+        if shutil.which("wrk") is None:
+            raise SystemExit("wrk is missing: apt-get install wrk")
+        script = Path(folder) / f"cycle-{uuid.uuid4().hex[:8]}.lua"
+        body = ", ".join(
+            f"{{{_lua_string(path)}, {_lua_string(cookie)}}}" for path, cookie in items
+        )
+        script.write_text(_CYCLE_LUA % (body, USER_AGENT))
+        cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout}s"]
+        self.proc = subprocess.Popen(
+            [*cmd, "-s", str(script), base],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def result(self):
+        out, err = self.proc.communicate()
+        line = re.search(r"^BENCH (.*)$", out, re.M)
+        if self.proc.returncode != 0 or line is None:
+            raise RuntimeError(f"wrk failed: {out}\n{err}")
+        requests, duration, p50, p95, p99, *errors = map(int, line.group(1).split())
+        connect, read, write, status, timeout = errors
+        return {
+            "requests": requests,
+            "rps": requests / (duration / 1e6),
+            "p50": p50 / 1000,
+            "p95": p95 / 1000,
+            "p99": p99 / 1000,
+            "errors": sum(errors),
+            "error_kinds": {
+                k: v
+                for k, v in zip(
+                    ("connect", "read", "write", "status", "timeout"), errors, strict=True
+                )
+                if v
+            },
+        }

@@ -78,6 +78,8 @@ def register_blueprints(app):
     from .catalogue.views import bp as catalogue_bp
     from .main.views import bp as main_bp
     from .notifications.views import bp as notifications_bp
+    from .students.roster_views import bp as roster_bp
+    from .students.views import bp as students_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -91,6 +93,8 @@ def register_blueprints(app):
     app.register_blueprint(substitutes_bp, url_prefix="/approvals/substitutes")
     app.register_blueprint(approvals_bp, url_prefix="/approvals")
     app.register_blueprint(notifications_bp, url_prefix="/notifications")
+    app.register_blueprint(students_bp)
+    app.register_blueprint(roster_bp, url_prefix="/students")
 
 
 def register_errorhandlers(app):
@@ -102,7 +106,9 @@ def register_errorhandlers(app):
 def register_commands(app):
     from .catalogue.cli import partners_cli
     from .cli import seed_cli, users_cli
+    from .students.cli import students_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_cli)
     app.cli.add_command(partners_cli)
+    app.cli.add_command(students_cli)

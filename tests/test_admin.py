@@ -1,5 +1,7 @@
 """Admin pages: users, roles, units, audit log, mail."""
 
+import re
+
 import sqlalchemy as sa
 
 from exchange.accounts.models import PasswordResetToken, Role, Unit, UnitFunction, User
@@ -270,3 +272,20 @@ def test_html_in_names_is_escaped(app):
     html = client.get("/admin/users").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_pagination_links_ignore_url_for_options_in_the_query(app):
+    """`?_external=1` or `_anchor=…` in the address must not steer the page links (url_for
+    treats names starting with "_" as its own options)."""
+    client, _ = admin_client(app)
+    for i in range(30):
+        UserFactory(name=f"Paged Student {i}", roles=(Role.STUDENT,))
+    html = client.get("/admin/users?role=student&_external=1&_anchor=boom&_scheme=https").get_data(
+        as_text=True
+    )
+    links = re.findall(r'class="page-link" href="([^"]*)"', html)
+    assert links, html
+    for link in links:
+        assert link.startswith("/admin/users?"), link
+        assert "role=student" in link and "page=" in link
+        assert "#" not in link and "_external" not in link and "_scheme" not in link

@@ -532,10 +532,26 @@ def test_queue_filters_and_sorts(world):
     rows = {r.application_id: r for r in queue.queue_for(who, today=today).rows}
     assert (rows[old.id].waiting_days, rows[old.id].due_days) == (3, 4)
     assert rows[late.id].overdue and rows[late.id].due_days == -2
-    assert rows[old.id].choices == ("Alpha", "Beta")
-    assert rows[old.id].languages == ("de B1", "en C1") and rows[late.id].languages == ()
+    terms = "Bilateral student exchange · 5 months"
+    assert rows[old.id].choices == (f"Alpha ({terms})", f"Beta ({terms})")
+    assert rows[old.id].languages == ("German B1", "English C1") and rows[late.id].languages == ()
     page = queue.queue_for(who, today=today, filters=queue.QueueFilters(overdue=True))
     assert page.total == 1 and page.waiting_total is None
+
+
+def test_the_queue_tells_apart_two_offerings_of_one_partner(app, world):
+    from exchange.catalogue.models import AgreementType
+
+    call = make_call(title="Two of one partner")
+    gamma = PartnerFactory(name="Gamma University")
+    for kind, months in ((AgreementType.BILATERAL, 5), (AgreementType.SUMMER_SCHOOL, 1)):
+        agreement = AgreementFactory(partner=gamma, type=kind, months_per_mobility=months)
+        OfferingFactory(call=call, agreement=agreement)
+    db.session.commit()
+    submitted(call, world["a"], name="Gil Gamma")
+    html = client_for(app, world["advisor_a"]).get("/approvals/").get_data(as_text=True)
+    assert "<li>Gamma University (Bilateral student exchange · 5 months)</li>" in html
+    assert "<li>Gamma University (Summer school · 1 month)</li>" in html
 
 
 # --- the queue's rule is decide_step's rule ------------------------------------------------------

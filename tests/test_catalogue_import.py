@@ -305,3 +305,117 @@ def test_a_partner_is_matched_by_another_of_the_rows_domains(app, ctx):
     assert kept["changes"]["hei_id"] == ["sciencespo.fr", "sciences-po.fr"]
     db.session.expire_all()
     assert [p.hei_id for p in partners()] == ["sciencespo.fr"]
+
+
+# --- the progress page when the worker does not run or fails -----------------------------------
+
+BIG = ("name,country,website\n" + "Slow University,DE,https://slow.example.de\n" * 40).encode()
+
+
+@pytest.fixture
+def no_worker(app, staff_client, monkeypatch):
+    """Large files go to the worker, and the tasks sent are kept here instead (none runs)."""
+    sent = []
+    monkeypatch.setitem(app.config, "IMPORT_INLINE_BYTES", 100)
+    monkeypatch.setattr(
+        app.extensions["celery"], "send_task", lambda name, args: sent.append((name, args))
+    )
+    return sent
+
+
+def _age(app, token, seconds):
+    """Make the job's status look `seconds` old."""
+    import os
+    from pathlib import Path
+
+    path = Path(app.config["UPLOAD_DIR"]) / "imports" / f"{token}.status"
+    moment = time.time() - seconds
+    os.utime(path, (moment, moment))
+
+
+def test_progress_says_when_the_worker_has_not_started(app, staff_client, no_worker):
+    from exchange.catalogue import import_jobs
+
+    status_url = upload(staff_client, BIG, "big.csv").headers["Location"]
+    [(name, (token, *_rest))] = no_worker
+    assert name == import_jobs.CHECK_TASK
+    page = staff_client.get(status_url).get_data(as_text=True)
+    assert "Waiting for the background worker" in page and "worker-stalled" not in page
+
+    _age(app, token, app.config["IMPORT_WORKER_WAIT_SECONDS"] + 1)
+    page = staff_client.get(status_url).get_data(as_text=True)
+    assert 'data-testid="worker-stalled"' in page
+    assert "has not started this work for 2 minutes: it seems not to be running" in page
+    assert "Ask an administrator to start the worker" in page
+
+    data = {"csrf_token": hidden(page, "csrf_token")}
+    resp = staff_client.post(f"/catalogue/import/{token}/cancel", data=data)
+    assert resp.headers["Location"].endswith("/catalogue/import")
+    assert "Cancelled: nothing was imported." in staff_client.get("/catalogue/import").text
+    assert import_jobs.kept(token) is None
+    # The worker, started later, finds nothing to check; the page does not wait again.
+    import_jobs.check_in_worker(token, KEEP.value, "big.csv")
+    resp = staff_client.get(status_url)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/catalogue/import")
+
+
+def test_progress_says_when_the_worker_stopped_and_not_before(app, staff_client, no_worker):
+    from exchange.catalogue import import_jobs
+    from exchange.core import imports
+
+    status_url = upload(staff_client, BIG, "big.csv").headers["Location"]
+    token = no_worker[0][1][0]
+    imports.write_status(import_jobs.KIND, token, state="checking", done=10, total=40)
+    page = staff_client.get(status_url).get_data(as_text=True)
+    assert "Checking the file: 10 of 40 rows." in page and "worker-stalled" not in page
+    data = {"csrf_token": csrf_token(staff_client, "/catalogue/import")}
+    resp = staff_client.post(f"/catalogue/import/{token}/cancel", data=data)
+    assert resp.headers["Location"] == status_url  # the worker is on it: not cancelled
+    assert import_jobs.kept(token) is not None
+
+    _age(app, token, app.config["IMPORT_WORKER_WAIT_SECONDS"] + 1)
+    page = staff_client.get(status_url).get_data(as_text=True)
+    assert "No progress for 2 minutes: the background worker seems to have stopped." in page
+    staff_client.post(f"/catalogue/import/{token}/cancel", data=data)
+    assert import_jobs.kept(token) is None
+
+
+def test_progress_says_when_the_import_failed_in_the_worker(
+    app, staff_client, no_worker, monkeypatch
+):
+    from exchange.catalogue import import_jobs
+
+    status_url = upload(staff_client, BIG, "big.csv").headers["Location"]
+    token = no_worker[0][1][0]
+    import_jobs.check_in_worker(token, KEEP.value, "big.csv")
+    page = staff_client.get(status_url).get_data(as_text=True)
+    data = {n: hidden(page, n) for n in ("csrf_token", "token", "filename", "mode")}
+    assert staff_client.post("/catalogue/import/confirm", data=data).headers["Location"] == (
+        status_url
+    )
+    name, args = no_worker[1]
+    assert name == import_jobs.IMPORT_TASK
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the worker crashed")
+
+    monkeypatch.setattr(importer, "run_import", crash)
+    with pytest.raises(RuntimeError):
+        import_jobs.run_in_worker(*args)
+    resp = staff_client.get(status_url)
+    assert resp.status_code == 302  # not a progress page that waits for ever
+    page = staff_client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "The import failed; nothing was imported." in page
+    assert db.session.scalar(sa.select(sa.func.count(Partner.id))) == 0
+
+
+def test_a_broker_that_is_down_is_said_on_the_page(app, staff_client, monkeypatch):
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setitem(app.config, "IMPORT_INLINE_BYTES", 100)
+    monkeypatch.setattr(app.extensions["celery"], "send_task", broker_down)
+    resp = upload(staff_client, BIG, "big.csv")
+    assert resp.status_code == 302
+    page = staff_client.get(resp.headers["Location"], follow_redirects=True).text
+    assert "The background worker cannot be reached now; nothing was done." in page

@@ -316,6 +316,55 @@ def test_reset_mails_are_limited_per_account(app, dispatched):
     assert actions.count("auth.reset_sent") == 3 and actions.count("auth.reset_throttled") == 3
 
 
+def _relay_as_the_worker(app):
+    """What the beat has the worker run each minute."""
+    from worker.celery_app import beat_schedule
+
+    entry = beat_schedule()["relay-reset-requests"]
+    assert entry["schedule"].total_seconds() <= 60
+    celery = app.extensions["celery"]
+    celery.loader.import_default_modules()
+    return celery.tasks[entry["task"]].run()
+
+
+def test_a_reset_request_outlives_a_broker_that_is_down(app, dispatched, monkeypatch):
+    from exchange.accounts.models import PasswordResetRequest
+    from exchange.mail.models import OutboxMail
+
+    user = UserFactory()
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setitem(app.config, "TASK_DISPATCH", "celery")
+    monkeypatch.setattr(app.extensions["celery"], "send_task", broker_down)
+    for email in (user.email, "nobody@example.edu"):
+        assert _forgot(app.test_client(), email, "10.2.0.1").status_code == 302
+    monkeypatch.undo()
+    assert db.session.scalar(sa.select(sa.func.count(OutboxMail.id))) == 0
+    pending = db.session.scalars(sa.select(PasswordResetRequest.id)).all()
+    assert len(pending) == 2
+
+    assert _relay_as_the_worker(app) == 2  # the worker runs again: the beat's relay
+    mails = db.session.scalars(sa.select(OutboxMail)).all()
+    assert [(m.to_address, m.template) for m in mails] == [(user.email, "password_reset")]
+    assert dispatched == [mails[0].id]
+    # Answered once: neither a second relay nor the lost task, arriving late, mails again.
+    assert _relay_as_the_worker(app) == 0
+    app.extensions["celery"].tasks["exchange.accounts.handle_reset_request"].run(pending[0])
+    assert db.session.scalar(sa.select(sa.func.count(OutboxMail.id))) == 1
+    assert db.session.scalar(sa.select(sa.func.count(PasswordResetRequest.id))) == 0
+
+
+def test_a_reset_request_answered_by_its_task_is_not_relayed(app, dispatched):
+    user = UserFactory()
+    assert _forgot(app.test_client(), user.email, "10.3.0.1").status_code == 302
+    run_deferred(app)
+    assert len(dispatched) == 1
+    assert _relay_as_the_worker(app) == 0
+    assert len(dispatched) == 1
+
+
 def test_only_the_newest_reset_link_works(app):
     from exchange.accounts import operations as ops
 

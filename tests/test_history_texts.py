@@ -128,3 +128,47 @@ def test_one_date_format_on_pages_and_in_mails(app):
                 )
             # The reader's zone (here the default, Asia/Shanghai) and the call's zone agree.
             assert shown.split("|") == [whole, whole, whole, day]
+
+
+def test_subject_areas_and_languages_are_named_in_the_readers_language(app):
+    """Issue 11.7: ISCED-F fields and languages showed in English, or as raw codes ("fi en")."""
+    reader = coordinator(locale="zh_Hans_CN", timezone="Asia/Shanghai")
+    partner = PartnerFactory(name="Aalto", country="FI", languages="fi en")
+    agreement = AgreementFactory(partner=partner, subject_areas="0613 0411", language="en")
+    audit.record("partner.updated", partner, actor=reader, details={"languages": ["fi", "fi en"]})
+    audit.record(
+        "agreement.updated",
+        agreement,
+        actor=reader,
+        details={"partner_id": partner.id, "subject_areas": ["0613", "0613 0411"]},
+    )
+    db.session.commit()
+    client = client_for(app, reader)
+    text = visible(client.get(f"/catalogue/partners/{partner.id}").get_data(as_text=True))
+    assert "芬兰语 → 芬兰语, 英语" in text  # Finnish → Finnish, English
+    assert "0613 软件和应用开发与分析 → 0613 软件和应用开发与分析, 0411 会计和税务" in text
+    assert "fi en" not in text and "Software" not in text
+
+    html = client.get(f"/catalogue/partners/{partner.id}").get_data(as_text=True)
+    assert '<abbr title="会计和税务">0411</abbr>' in html  # the agreement's card
+    html = client.get("/catalogue/").get_data(as_text=True)
+    assert '<option value="0613" >0613 软件和应用开发与分析</option>' in html  # the filter
+    assert '<abbr title="芬兰语">FI</abbr> · <abbr title="英语">EN</abbr>' in html  # its card
+    html = client.get(f"/catalogue/partners/{partner.id}/agreements/new").get_data(as_text=True)
+    assert "0613 软件和应用开发与分析</option>" in html  # the agreement form
+    assert "Software and applications" not in html
+
+
+def test_every_isced_field_has_a_chinese_name(app):
+    from flask_babel import force_locale
+
+    from exchange.catalogue import reference
+
+    with app.test_request_context(), force_locale("zh_Hans_CN"):
+        names = {code: reference.isced_name(code) for code in reference.isced_fields()}
+        assert reference.isced_name("0613") == "软件和应用开发与分析"
+    english = reference.isced_fields()
+    assert all(names[code] and names[code] != english[code] for code in english)
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in name) for name in names.values())
+    with app.test_request_context(), force_locale("en"):
+        assert reference.isced_name("0613") == english["0613"]

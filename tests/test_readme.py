@@ -15,7 +15,7 @@ EMAILS = Path(__file__).resolve().parent.parent / "templates" / "emails"
 
 
 def test_the_readme_counts_the_demo_partners_that_the_seed_adds(app, ctx):
-    claim = re.search(r"`seed demo`[^.]*?adds (\d+)\s+demo partners with agreements", README)
+    claim = re.search(r"`seed demo`[^.]*?adds (\d+)\s+demo\s+partners\s+with\s+agreements", README)
     assert claim, "the README says what `seed demo` adds to the catalogue"
     assert "starts empty: `seed demo` adds no partners" not in README
     assert app.test_cli_runner().invoke(args=["seed", "demo"]).exit_code == 0

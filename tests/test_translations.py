@@ -40,7 +40,7 @@ def test_the_compiled_catalogue_is_the_source_compiled():
 
     def pairs(catalogue):
         return {
-            tuple(m.id) if isinstance(m.id, list | tuple) else m.id: (
+            (m.context, tuple(m.id) if isinstance(m.id, list | tuple) else m.id): (
                 tuple(m.string) if isinstance(m.string, list | tuple) else m.string
             )
             for m in catalogue

@@ -77,3 +77,41 @@ def test_heartbeat_task_runs_on_the_worker(committed_app):
         assert wait_for(beaten)
         resp = app.test_client().get("/healthz")
         assert resp.get_json()["worker_last_heartbeat"] is not None
+
+
+@pytest.mark.committed(
+    MAIL_DISPATCH="celery", TASK_DISPATCH="celery", MAIL_BACKEND="smtp", MAIL_TIMEOUT=5
+)
+def test_a_reset_asked_while_the_broker_is_down_is_mailed_once_the_worker_runs(
+    committed_app, monkeypatch
+):
+    from worker.tasks import relay_reset_requests
+
+    app = committed_app
+    celery = app.extensions["celery"]
+    with SMTPServer() as smtp, app.app_context():
+        app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = "127.0.0.1", smtp.port
+        UserFactory(email="broker-down@example.edu")
+        db.session.remove()
+
+        def broker_down(*args, **kwargs):
+            raise ConnectionError("broker down")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(celery, "send_task", broker_down)
+            client = app.test_client()
+            token = csrf_token(client, "/password/forgot")
+            resp = client.post(
+                "/password/forgot", data={"email": "broker-down@example.edu", "csrf_token": token}
+            )
+            assert resp.status_code == 302
+
+        with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            relay_reset_requests.delay()  # what the beat sends each minute
+            assert wait_for(lambda: len(smtp.messages) >= 1), "the worker delivered nothing"
+            relay_reset_requests.delay()
+            time.sleep(1)  # a duplicate would arrive now
+
+        assert len(smtp.messages) == 1
+        assert smtp.messages[0].rcpt_tos == ["broker-down@example.edu"]
+        assert b"/password/reset/" in smtp.messages[0].content

@@ -78,6 +78,10 @@ def beat_schedule(config=None):
         "relay-outbox": {"task": "exchange.mail.relay", "schedule": relay_every},
         "heartbeat": {"task": "exchange.worker.heartbeat", "schedule": timedelta(minutes=1)},
         "advance-calls": {"task": "exchange.calls.advance", "schedule": timedelta(minutes=1)},
+        "relay-reset-requests": {
+            "task": "exchange.accounts.relay_reset_requests",
+            "schedule": timedelta(minutes=1),
+        },
         "reminders": {
             "task": "exchange.notifications.reminders",
             "schedule": timedelta(minutes=5),

@@ -1,6 +1,6 @@
 import enum
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -74,6 +74,8 @@ class Unit(db.Model):
     kind: Mapped[UnitKind] = mapped_column(enum_column(UnitKind))
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     student_count: Mapped[int | None] = mapped_column(doc="Enrolled students, for indicators")
+    # The unit it belongs to (a key laboratory of a school), when it belongs to one.
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def __repr__(self):
@@ -203,6 +205,16 @@ class StudentProfile(db.Model):
     programme: Mapped[str | None] = mapped_column(sa.String(200))
     gpa: Mapped[Decimal | None] = mapped_column(sa.Numeric(5, 2))
     gpa_scale: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("4.00"))
+    year_of_study: Mapped[int | None]
+    phone: Mapped[str | None] = mapped_column(sa.String(40))
+    emergency_contact: Mapped[str | None] = mapped_column(sa.String(200))
+    emergency_phone: Mapped[str | None] = mapped_column(sa.String(40))
+    nationality: Mapped[str | None] = mapped_column(sa.String(2), doc="ISO 3166 alpha-2")
+    date_of_birth: Mapped[date | None] = mapped_column(sa.Date)
+    # The fields the registrar's roster set (space-separated names): read-only for the student.
+    registrar_fields: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    roster_imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="profile")
     language_results: Mapped[list["LanguageResult"]] = relationship(
@@ -223,6 +235,12 @@ class LanguageResult(db.Model):
     test_name: Mapped[str] = mapped_column(sa.String(64), default="")
     score: Mapped[str | None] = mapped_column(sa.String(32))
     taken_on: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The certificate, judged by its content (core.uploads), stored under a random name.
+    certificate_name: Mapped[str | None] = mapped_column(sa.String(255))
+    certificate_stored_name: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    certificate_type: Mapped[str | None] = mapped_column(sa.String(64))
+    certificate_size: Mapped[int | None]
+    certificate_sha256: Mapped[str | None] = mapped_column(sa.String(64))
 
     profile: Mapped[StudentProfile] = relationship(back_populates="language_results")
 
@@ -261,3 +279,15 @@ class PasswordResetToken(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class PasswordResetRequest(db.Model):
+    """A forgot-password request waiting for the worker. Written in the request's transaction
+    for every address alike, and deleted by the worker in the transaction that answers it:
+    a task lost on the way (broker down) leaves it here for the relay."""
+
+    __tablename__ = "password_reset_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,6 +1,7 @@
 """State changes on accounts. Each checks its rules, writes its audit event and queues its mail
 in the caller's transaction; the caller commits."""
 
+import logging
 import secrets
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from ..extensions import db
 from . import passwords
 from .models import (
     MailPreference,
+    PasswordResetRequest,
     PasswordResetToken,
     Role,
     Unit,
@@ -192,17 +194,57 @@ def change_password(user, current, new, *, keep_token):
     audit.record("auth.password_changed", user, actor=user)
 
 
-ISSUE_RESET_TASK = "exchange.accounts.issue_password_reset"  # worker/tasks.py
+RESET_REQUEST_TASK = "exchange.accounts.handle_reset_request"  # worker/tasks.py
+log = logging.getLogger(__name__)
 
 
 def request_password_reset(email):
-    """The request's part of a password reset: one audit row, and the rest handed to the
-    worker after commit. It does the same work whether or not the account exists, so neither
-    the answer nor its timing tells which addresses have accounts (the caller shows the same
-    message either way)."""
+    """The request's part of a password reset: one audit row and one pending request, handed
+    to the worker after commit. It does the same work whether or not the account exists, so
+    neither the answer nor its timing tells which addresses have accounts (the caller shows
+    the same message either way). The pending row outlives a broker that is down: the relay
+    (relay_reset_requests, on the beat) answers it then."""
     email = (email or "").strip()[:254]
     audit.record("auth.reset_requested", details={"email": email})
-    defer(ISSUE_RESET_TASK, email)
+    pending = PasswordResetRequest(email=email)
+    db.session.add(pending)
+    db.session.flush()
+    defer(RESET_REQUEST_TASK, pending.id)
+
+
+def handle_reset_request(request_id):
+    """The worker's part for one pending request: claim it (delete it; a request that another
+    worker or the relay claimed first is gone) and answer it in the same transaction, so it is
+    answered once, or stays pending if this transaction fails. Returns the token, or None."""
+    email = db.session.scalar(
+        db.select(PasswordResetRequest.email).where(PasswordResetRequest.id == request_id)
+    )
+    if email is None:
+        return None
+    claimed = db.session.execute(
+        db.delete(PasswordResetRequest).where(PasswordResetRequest.id == request_id)
+    )
+    if claimed.rowcount != 1:
+        return None
+    return issue_password_reset(email)
+
+
+def relay_reset_requests(limit=500):
+    """Answer the pending requests whose task was lost (the beat runs this each minute); each
+    commits on its own. Returns how many were answered here."""
+    ids = db.session.scalars(
+        db.select(PasswordResetRequest.id).order_by(PasswordResetRequest.id).limit(limit)
+    ).all()
+    answered = 0
+    for request_id in ids:
+        try:
+            handle_reset_request(request_id)
+            db.session.commit()
+            answered += 1
+        except Exception:  # one that fails stays pending; the others go on
+            db.session.rollback()
+            log.exception("password reset request %s failed", request_id)
+    return answered
 
 
 def issue_password_reset(email, *, now=None):

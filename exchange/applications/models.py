@@ -81,6 +81,8 @@ class Application(db.Model):
         sa.ForeignKey("call_offerings.id"), index=True
     )
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The student's profile as it was at the last submission (accounts.profiles.snapshot).
+    profile_snapshot: Mapped[dict | None] = mapped_column(sa.JSON)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

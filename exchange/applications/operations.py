@@ -18,6 +18,7 @@ from ..core import audit, uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
 from ..extensions import db
+from ..students import profiles
 from .models import (
     EDITABLE,
     WITHDRAWABLE,
@@ -439,6 +440,7 @@ def submit_application(application, *, actor, now=None):
 
     resubmission = application.status is ApplicationStatus.RETURNED
     application.submitted_at = utcnow()
+    application.profile_snapshot = profiles.snapshot(application.student)
     _transition(
         application,
         ApplicationStatus.SUBMITTED,

@@ -18,6 +18,7 @@ from ..core.errors import DomainError
 from ..core.params import whole
 from ..core.views import run_and_flash
 from ..extensions import db
+from ..students import profiles
 from . import operations as ops
 from . import queries
 from .forms import LANGUAGE_ROWS, CommentForm, DetailsForm, DocumentForm, ReasonForm
@@ -139,6 +140,8 @@ def _render_detail(application, details_form=None, status=200):
             ],
             review=review,
             withdrawable=own and application.status in ops.WITHDRAWABLE,
+            profile_gaps=profiles.gaps(current_user) if editable else [],
+            profile_changes={} if own else profiles.snapshot_changes(application),
         ),
         status,
     )

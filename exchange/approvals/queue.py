@@ -28,9 +28,11 @@ from ..applications.models import (
     ApplicationLanguage,
     Document,
 )
+from ..calls.labels import offering_terms
 from ..calls.models import Call, CallOffering, CallStatus
 from ..catalogue.models import Agreement, Partner
 from ..catalogue.queries import catalogue_cache
+from ..catalogue.reference import language_name
 from ..core.database import utcnow
 from ..core.params import MAX_PAGE, whole
 from ..extensions import db
@@ -316,7 +318,8 @@ def _statements(shape, sort, overdue, call, search):
 
 @functools.cache
 def _details_statement():
-    """The choices (partner names by rank) and language results of some applications."""
+    """The choices (partner names and agreement terms by rank) and language results of some
+    applications."""
     ids = sa.bindparam("ids", expanding=True)
     choices = (
         sa.select(
@@ -324,6 +327,8 @@ def _details_statement():
             sa.literal("choice").label("kind"),
             ApplicationChoice.rank.label("n"),
             Partner.name.label("text"),
+            Agreement.type,
+            Agreement.months_per_mobility,
         )
         .join(CallOffering, CallOffering.id == ApplicationChoice.offering_id)
         .join(Agreement, Agreement.id == CallOffering.agreement_id)
@@ -339,19 +344,28 @@ def _details_statement():
             + " "
             + sa.type_coerce(ApplicationLanguage.level, sa.String)
         ).label("text"),
+        sa.null().label("type"),
+        sa.null().label("months_per_mobility"),
     ).where(ApplicationLanguage.application_id.in_(ids))
     union = sa.union_all(choices, languages).subquery()
     return sa.select(union).order_by(union.c.application_id, union.c.kind, union.c.n, union.c.text)
 
 
 def _details(application_ids):
-    """{application id: {"choice": [partner, ...], "language": ["en B2", ...]}}."""
+    """{application id: {"choice": ["Partner (Semester · 5 months)", ...], "language":
+    ["English B2", ...]}}, in the reader's language."""
     found = {}
     if application_ids:
-        for application_id, kind, _n, text in db.session.execute(
-            _details_statement(), {"ids": application_ids}
-        ):
-            found.setdefault(application_id, {}).setdefault(kind, []).append(text)
+        for row in db.session.execute(_details_statement(), {"ids": application_ids}):
+            text = row.text
+            if row.kind == "choice":
+                # Two offerings of one partner differ by their agreements' terms (the row has
+                # the agreement's `type` and `months_per_mobility`).
+                text = f"{text} ({offering_terms(row)})"
+            else:
+                code, level = text.split(" ", 1)
+                text = f"{language_name(code)} {level}"
+            found.setdefault(row.application_id, {}).setdefault(row.kind, []).append(text)
     return found
 
 
@@ -376,8 +390,8 @@ class QueueRow:
     call_title: str
     documents: int
     on_behalf_of: User | None
-    choices: tuple  # partner names in rank order
-    languages: tuple  # "en B2", ...
+    choices: tuple  # partner names with their agreements' terms, in rank order
+    languages: tuple  # "English B2", ...
     waiting_days: int  # whole days since it became the step's turn
     due_days: int  # days left, rounded; negative: overdue by that many (started) days
 

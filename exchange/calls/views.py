@@ -16,6 +16,7 @@ from ..core.errors import DomainError
 from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
+from ..students import profiles
 from . import labels, queries
 from . import operations as ops
 from .forms import CallForm, OfferingsForm, offering_rows
@@ -70,6 +71,7 @@ def detail(call_id):
         confirm=ConfirmForm(),
         lists_endpoint="application_lists.index" in current_app.view_functions,
         user_timezone=str(get_timezone()),
+        profile_gaps=profiles.gaps(current_user) if student_id is not None else [],
         **page,
     )
 

@@ -5,9 +5,14 @@
     {"state": "checked" | "imported", "preview": Preview.to_json(), "filename": ...}
     {"state": "failed", "message": ...}
 
+The progress page tells when the worker seems not to be running: queued work not started, or
+running work without progress, for IMPORT_WORKER_WAIT_SECONDS (see `stalled`).
+
 A web worker thus never holds a large file's rows: the 165,000 rows of a 10 MB CSV take the
 worker ~20 s and several hundred MB (see bench/catalogue_import.py --csv-rows).
 """
+
+import logging
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -23,6 +28,7 @@ KIND = "imports"  # the folder under UPLOAD_DIR
 RUNNING = ("queued", "checking", "importing")
 CHECK_TASK = "exchange.catalogue.check_import"
 IMPORT_TASK = "exchange.catalogue.run_import"
+log = logging.getLogger(__name__)
 
 
 def keep(content: bytes, fmt) -> str:
@@ -48,9 +54,40 @@ def in_worker(token) -> bool:
 
 
 def queue(token, task, *args):
-    """Hand the work on a kept file to the worker; its page then shows the progress."""
+    """Hand the work on a kept file to the worker; its page then shows the progress, or that
+    the broker could not take it."""
     imports.write_status(KIND, token, state="queued", done=0, total=0)
-    current_app.extensions["celery"].send_task(task, args=[token, *args])
+    try:
+        current_app.extensions["celery"].send_task(task, args=[token, *args])
+    except Exception:
+        log.warning("broker unavailable; %s for %s was not sent", task, token, exc_info=True)
+        message = _(
+            "The background worker cannot be reached now; nothing was done. Try again later."
+        )
+        imports.write_status(KIND, token, state="failed", message=message)
+
+
+def stalled(token, state) -> str | None:
+    """ "not started" when queued work has waited, "stopped" when running work has shown no
+    progress, for IMPORT_WORKER_WAIT_SECONDS; None otherwise."""
+    age = imports.status_age(KIND, token)
+    if state not in RUNNING or age is None:
+        return None
+    if age < current_app.config["IMPORT_WORKER_WAIT_SECONDS"]:
+        return None
+    return "not started" if state == "queued" else "stopped"
+
+
+def cancel(token) -> bool:
+    """Stop waiting for the work on a kept file: the file goes, so a task that starts later
+    finds nothing to check or import. Refused (False) while the worker is making progress:
+    the rows it has read would still be imported."""
+    state = (status(token) or {}).get("state")
+    if state in ("checking", "importing") and stalled(token, state) is None:
+        return False
+    discard(token)
+    imports.write_status(KIND, token, state="failed", message=_("Cancelled."))
+    return True
 
 
 def _parse(token, state):
@@ -121,3 +158,8 @@ def run_in_worker(token, mode, filename, actor_id):
         run(token, importer.ImportMode(mode), filename, actor)
     except (DomainError, IntegrityError):
         pass  # the status says so; a retry would fail the same way
+    except Exception:
+        db.session.rollback()
+        message = _("The import failed; nothing was imported.")
+        imports.write_status(KIND, token, state="failed", message=message)
+        raise

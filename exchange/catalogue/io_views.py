@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import (
     Blueprint,
     Response,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -170,12 +171,32 @@ def import_status(token):
         return redirect(url_for(".import_partners"))
     if state in import_jobs.RUNNING:
         return render_template(
-            "catalogue/import_progress.html", status=status, refresh=IMPORT_REFRESH_SECONDS
+            "catalogue/import_progress.html",
+            status=status,
+            token=token,
+            refresh=IMPORT_REFRESH_SECONDS,
+            stalled=import_jobs.stalled(token, state),
+            wait_minutes=max(1, current_app.config["IMPORT_WORKER_WAIT_SECONDS"] // 60),
+            cancel_form=FlaskForm(),
         )
     preview = Preview.from_json(status["preview"])
     if state == "checked" and import_jobs.kept(token) is None:
         state = None  # nothing left to confirm
     return _import_page(ImportForm(formdata=None), preview, status["filename"], token, state)
+
+
+@bp.post("/import/<token>/cancel")
+@roles_required(*STAFF)
+def import_cancel(token):
+    """Stop waiting for a check or an import that the worker has not done."""
+    if not FlaskForm().validate_on_submit() or token not in session.get(SESSION_KEY, []):
+        return redirect(url_for(".import_partners"))
+    if not import_jobs.cancel(token):
+        flash(_("The worker is on it now; it can no longer be cancelled."), "warning")
+        return redirect(url_for(".import_status", token=token))
+    _forget(token)
+    flash(_("Cancelled: nothing was imported. Upload the file again when ready."), "info")
+    return redirect(url_for(".import_partners"))
 
 
 @bp.post("/import/confirm")

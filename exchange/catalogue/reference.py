@@ -84,19 +84,37 @@ def language_choices():
     return sorted(((c, language_name(c)) for c in language_codes()), key=lambda p: p[1])
 
 
-@cache
-def isced_fields() -> dict[str, str]:
-    with (DATA / "isced_f_2013.csv").open(newline="") as fh:
+def _isced_file(path) -> dict[str, str]:
+    with path.open(newline="") as fh:
         return {row["code"]: row["name"] for row in csv.DictReader(fh)}
 
 
+@cache
+def isced_fields() -> dict[str, str]:
+    """The codes and their English names."""
+    return _isced_file(DATA / "isced_f_2013.csv")
+
+
+@cache
+def _isced_names_in(language: str) -> dict[str, str]:
+    """The names in `language` (isced_f_2013_<language>.csv), or none (English then)."""
+    path = DATA / f"isced_f_2013_{language}.csv"
+    return _isced_file(path) if language.isalpha() and path.is_file() else {}
+
+
 def isced_name(code: str) -> str:
-    return isced_fields().get(code, code)
+    """The field's name in the user's language."""
+    return _isced_names_in(_locale().language).get(code) or isced_fields().get(code, code)
+
+
+def isced_label(code: str) -> str:
+    """ "0613 Software and applications development and analysis", in the user's language."""
+    return f"{code} {isced_name(code)}" if code in isced_fields() else code
 
 
 def isced_choices():
     """Narrow and detailed fields, each labelled with its code, in code order."""
-    return [(code, f"{code} {name}") for code, name in isced_fields().items() if len(code) >= 3]
+    return [(code, isced_label(code)) for code in isced_fields() if len(code) >= 3]
 
 
 def normalise_country(value: str | None) -> str | None:

@@ -109,6 +109,16 @@ def read_status(kind, token) -> dict | None:
         return None
 
 
+def status_age(kind, token) -> float | None:
+    """Seconds since the status of the job on `token` was last written (None: no status)."""
+    if not isinstance(token, str) or not TOKEN_RE.match(token):
+        return None
+    try:
+        return time.time() - (_folder(kind) / f"{token}.status").stat().st_mtime
+    except OSError:
+        return None
+
+
 class Progress:
     """A callback counting rows done, written to the status at most every `every` seconds."""
 

@@ -17,6 +17,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
+from openpyxl import load_workbook
+
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_CELL_LIMIT = 32767
 # Characters XML 1.0 cannot hold (the same set openpyxl refuses).
@@ -163,3 +165,85 @@ def xlsx_chunks(title, header, rows, every=500):
             lines.append("</sheetData></worksheet>")
             sheet.write("".join(lines).encode())
     yield pipe.take()
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+READ_FORMATS = ("csv", "xlsx")
+# A cell a spreadsheet would run as a formula (or that came out of one).
+FORMULA = re.compile(r"^\s*[=@]|^\s*[+\-](?!\s*\d+([.,]\d+)?\s*$)")
+
+
+class TableError(ValueError):
+    """The file cannot be read as a table at all (the message says why, for the user)."""
+
+
+def table_format(filename):
+    suffix = (filename or "").rsplit(".", 1)[-1].lower() if "." in (filename or "") else ""
+    return suffix if suffix in READ_FORMATS else None
+
+
+def is_formula(text: str) -> bool:
+    return bool(FORMULA.match(text or ""))
+
+
+def _text(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def read_rows(content: bytes, fmt: str):
+    """The rows of a CSV (UTF-8, with or without BOM, or GB18030 as Chinese Excel saves it;
+    comma or semicolon) or of the first sheet of an XLSX, as (line, [cells as text]).
+
+    Nothing in the file is run: an XLSX is read with its formulas as text (never their cached
+    results), so the caller can refuse them with `is_formula`."""
+    if fmt == "csv":
+        yield from _csv_rows(content)
+    elif fmt == "xlsx":
+        yield from _xlsx_rows(content)
+    else:
+        raise TableError("format")
+
+
+def _csv_rows(content):
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = content.decode("gb18030")
+        except UnicodeDecodeError:
+            raise TableError("encoding") from None
+    end = text.find("\n")
+    first = text if end < 0 else text[:end]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    start = 1
+    try:
+        for record in reader:
+            line, start = start, reader.line_num + 1
+            yield line, [cell.strip() for cell in record]
+    except csv.Error:
+        raise TableError("csv") from None
+
+
+def _xlsx_rows(content):
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+    except Exception:  # openpyxl raises many kinds for a file that is not a workbook
+        raise TableError("xlsx") from None
+    try:
+        sheet = book.worksheets[0]
+        for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield line, [_text(v).strip() for v in values]
+    finally:
+        book.close()

@@ -2,12 +2,13 @@
 the keys features record: actions, objects, fields and enumerated values. Registered with
 `core.audit`, which knows no feature; this package reads every feature, so it names them."""
 
+from flask_babel import LazyString, lazy_pgettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
 
 from ..accounts.labels import DEGREE_LABELS, FUNCTION_LABELS, ROLE_LABELS, UNIT_KIND_LABELS
 from ..applications.labels import STATUS_LABELS
 from ..calls.labels import CALL_STATUS_LABELS, DOCUMENT_LABELS, TERM_LABELS
+from ..catalogue import reference
 from ..catalogue.labels import (
     AGREEMENT_STATUS_LABELS,
     AGREEMENT_TYPE_LABELS,
@@ -154,6 +155,14 @@ def _by_value(labels):
     return {getattr(k, "value", k): v for k, v in labels.items()}
 
 
+def _named(codes, name):
+    """Codes shown by their names in the reader's language ("fi en" -> "Finnish, English")."""
+    return {code: LazyString(name, code) for code in codes}
+
+
+_LANGUAGES = _named(reference.language_codes(), reference.language_name)
+
+
 VALUES = {
     "term": _by_value(TERM_LABELS),
     "type": _by_value(AGREEMENT_TYPE_LABELS),
@@ -162,6 +171,10 @@ VALUES = {
     "roles": _by_value(ROLE_LABELS),
     "required_documents": _by_value(DOCUMENT_LABELS),
     "by": {"schedule": _l("the schedule")},
+    "subject_areas": _named(reference.isced_fields(), reference.isced_label),
+    "languages": _LANGUAGES,
+    "language": _LANGUAGES,
+    "country": _named(reference.country_codes(), reference.country_name),
     # A status may be a call's, an application's, a partner's or an agreement's: the words are
     # the same where their values meet ("draft", "active").
     "status": {
