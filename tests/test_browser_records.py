@@ -124,7 +124,10 @@ def test_admin_imports_a_roster_and_the_new_student_applies(site):
             page.get_by_role("link", name="Exchange 2027/28").first.click()
             assert page.get_by_test_id("profile-incomplete").count() == 0
             page.get_by_role("button", name="Start an application").click()
-            page.get_by_label("Choice 1").select_option(label="Lund Test University (SE)")
+            # The option names the partner and the agreement's terms ("… (SE) — Bilateral …").
+            choice = page.get_by_label("Choice 1")
+            lund = choice.locator("option", has_text="Lund Test University (SE)")
+            choice.select_option(value=lund.get_attribute("value"))
             page.get_by_role("button", name="Save choices").click()
             page.get_by_label("Statement of motivation").fill("Physics in Lund.")
             page.get_by_role("button", name="Save", exact=True).click()
