@@ -24,6 +24,7 @@ from ..catalogue.operations import ValidationFailed, _clean
 from ..core import audit, uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
+from ..core.params import whole
 from ..extensions import db
 
 STAFF_ROLES = (Role.COORDINATOR, Role.ADMIN)
@@ -301,7 +302,8 @@ def update_profile(user, data: ProfileData, *, actor):
         values["date_of_birth"] = born
     unit = None
     if given("unit_id") and (data.unit_id or "").strip():
-        unit = db.session.get(Unit, int(data.unit_id)) if data.unit_id.isdigit() else None
+        unit_id = whole(data.unit_id)
+        unit = db.session.get(Unit, unit_id) if unit_id is not None else None
         if unit is None:
             problems.append(("unit_id", _l("Choose a unit.")))
     if "student_number" in values and values["student_number"]:
