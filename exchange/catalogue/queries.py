@@ -9,7 +9,6 @@ from sqlalchemy.orm import selectinload
 from ..accounts.models import Unit
 from ..calls.models import Call, CallOffering, CallStatus
 from ..core.audit import AuditEvent
-from ..core.cache import VersionedCache, bump_on_write
 from ..core.database import utcnow
 from ..core.params import page_number, whole
 from ..extensions import db
@@ -21,7 +20,6 @@ from .models import (
     AgreementStatus,
     AgreementType,
     Partner,
-    PartnerContact,
     PartnerStatus,
     agreement_units,
 )
@@ -95,24 +93,6 @@ class CatalogueFilters:
         values.update(changes)
         return {k: v for k, v in values.items() if v not in ("", None)}
 
-    def cache_key(self):
-        return (
-            self.q.lower(),
-            self.country,
-            self.continent,
-            self.language,
-            self.subject,
-            self.level,
-            self.type,
-            self.unit,
-            self.eligible,
-            self.open_call,
-            self.with_agreement,
-            self.include_inactive,
-            self.sort,
-            self.page,
-        )
-
     @property
     def count(self):
         """How many filters are set (shown on the folded filters' button on a phone)."""
@@ -164,14 +144,8 @@ def agreement_clause(filters: CatalogueFilters, student: StudentFacts | None, ye
     if filters.eligible and student is not None:
         conditions.append(eligible_clause(student))
     if filters.open_call:
-        conditions.append(offered_in_open_call_clause(_minute()))
+        conditions.append(offered_in_open_call_clause(utcnow()))
     return sa.and_(*conditions)
-
-
-def _minute():
-    """Now, to the minute: the open-call filter is cached per minute, as calls open and close
-    by the clock."""
-    return utcnow().replace(second=0, microsecond=0)
 
 
 def offered_in_open_call_clause(now):
@@ -248,7 +222,7 @@ class UnitRef:
 
 @dataclass(frozen=True)
 class AgreementView:
-    """What the list shows of an agreement, detached from the session so it can be cached."""
+    """What the list shows of an agreement, shaped for the template."""
 
     id: int
     partner_id: int
@@ -312,20 +286,9 @@ class PartnerView:
         )
 
 
-catalogue_cache = VersionedCache("catalogue", maxsize=4096)
-bump_on_write("catalogue", Partner, Agreement, PartnerContact, Unit, Call, CallOffering)
-
-
 def catalogue_page(filters: CatalogueFilters, student: StudentFacts | None = None):
-    """One page of partners with their current agreements. Computed in four statements and
-    kept in the catalogue cache until the catalogue next changes."""
+    """One page of partners with their current agreements, in three statements."""
     year = current_academic_year()
-    eligible_key = student.key() if (filters.eligible and student is not None) else None
-    key = ("page", year, filters.cache_key(), eligible_key, filters.open_call and _minute())
-    return catalogue_cache.get_or_set(key, lambda: _load_page(filters, student, year))
-
-
-def _load_page(filters, student, year):
     stmt = search_partners(filters, student)
     total = db.session.scalar(
         sa.select(sa.func.count()).select_from(
@@ -360,13 +323,10 @@ def _load_page(filters, student, year):
 
 
 def units():
-    """All units, for the filter (cached with the catalogue)."""
-    return catalogue_cache.get_or_set(
-        ("units",),
-        lambda: tuple(
-            (u.id, f"{u.code} · {u.name}")
-            for u in db.session.scalars(sa.select(Unit).order_by(Unit.code))
-        ),
+    """All units, for the filter: (id, label) pairs."""
+    return tuple(
+        (row.id, f"{row.code} · {row.name}")
+        for row in db.session.execute(sa.select(Unit.id, Unit.code, Unit.name).order_by(Unit.code))
     )
 
 

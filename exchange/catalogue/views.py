@@ -6,12 +6,11 @@ from ..accounts.models import Role, Unit
 from ..admin.forms import ConfirmForm
 from ..core import uploads
 from ..core.errors import DomainError
-from ..core.pages import cached_page
 from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
-from . import fragments, queries
 from . import operations as ops
+from . import queries, reference
 from .eligibility import StudentFacts, reasons
 from .forms import AgreementForm, ContactForm, DocumentForm, PartnerForm, TerminateForm
 from .models import Agreement, Partner, PartnerContact, PartnerStatus
@@ -34,26 +33,34 @@ def _units():
 
 @bp.get("/")
 @login_required
-@cached_page
 def index():
     staff = is_staff()
     student = student_facts()
     filters = queries.CatalogueFilters.from_args(request.args, staff=staff)
     result = queries.catalogue_page(filters, student)
+    verdicts = {}
+    if student is not None:
+        verdicts = {
+            a.id: [str(r) for r in reasons(a, student)]
+            for p in result["partners"]
+            for a in p.agreements
+        }
     return render_template(
         "catalogue/index.html",
         filters=filters,
         staff=staff,
         student=student,
-        filter_form=fragments.filter_form(filters, staff, student is not None),
-        cards=fragments.cards(result["partners"], student, (result["year"], filters.cache_key())),
+        verdicts=verdicts,
+        units=queries.units(),
+        countries=reference.country_choices(),
+        languages=reference.language_choices(),
+        subjects=reference.isced_choices(),
         **result,
     )
 
 
 @bp.get("/partners/<int:partner_id>")
 @login_required
-@cached_page
 def partner(partner_id):
     staff = is_staff()
     page = queries.partner_page(partner_id, staff=staff)
