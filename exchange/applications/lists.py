@@ -2,6 +2,7 @@
 page in a fixed number of statements whatever the number of rows, the counts per status, and
 the rows of the export, streamed."""
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -299,14 +300,6 @@ class CallRef:
     max_choices: int
 
 
-def load_call(call_id):
-    """What the list needs of the call (None if there is no such call)."""
-    row = db.session.execute(
-        sa.select(Call.id, Call.title, Call.max_choices).where(Call.id == call_id)
-    ).first()
-    return None if row is None else CallRef(*row)
-
-
 def status_counts(call: CallRef, f: ApplicationFilters):
     """Applications per status under every filter but the status one (one grouped query)."""
     rows = db.session.execute(
@@ -343,11 +336,15 @@ def application_page(call: CallRef, f: ApplicationFilters):
     }
 
 
-def filter_options(call: CallRef):
-    """The call's offerings and partners, for the choice and partner filters (one query)."""
-    offerings, partners, offering_partner = [], {}, {}
-    for row in db.session.execute(
+@functools.cache
+def _call_statement():
+    """The call with its offerings and their partners (a row per offering; one, with no
+    offering, for a call that has none)."""
+    return (
         sa.select(
+            Call.id.label("call_id"),
+            Call.title,
+            Call.max_choices,
             CallOffering.id,
             CallOffering.places,
             Partner.id.label("partner_id"),
@@ -356,21 +353,37 @@ def filter_options(call: CallRef):
             Agreement.type,
             Agreement.months_per_mobility,
         )
-        .join(Agreement, Agreement.id == CallOffering.agreement_id)
-        .join(Partner, Partner.id == Agreement.partner_id)
-        .where(CallOffering.call_id == call.id)
+        .select_from(Call)
+        .outerjoin(CallOffering, CallOffering.call_id == Call.id)
+        .outerjoin(Agreement, Agreement.id == CallOffering.agreement_id)
+        .outerjoin(Partner, Partner.id == Agreement.partner_id)
+        .where(Call.id == sa.bindparam("call_id"))
         .order_by(Partner.name_key, Agreement.code, CallOffering.id)
-    ):
+    )
+
+
+def load_call(call_id):
+    """What the list needs of the call, and its offerings and partners for the choice and
+    partner filters, in one statement: (call, options), or None if there is no such call."""
+    rows = db.session.execute(_call_statement(), {"call_id": call_id}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    offerings, partners, offering_partner = [], {}, {}
+    for row in rows:
+        if row.id is None:  # the call offers nothing
+            continue
         # Two offerings of one partner differ by their terms, not only by a code.
         label = " · ".join(filter(None, (row.name, row.code, offering_terms(row, row.places))))
         offerings.append((row.id, label))
         partners.setdefault(row.partner_id, row.name)
         offering_partner[row.id] = row.partner_id
-    return {
+    options = {
         "offerings": tuple(offerings),
         "partners": tuple(partners.items()),
         "offering_partner": offering_partner,
     }
+    return CallRef(first.call_id, first.title, first.max_choices), options
 
 
 # --- export ------------------------------------------------------------------------------------

@@ -49,10 +49,10 @@ def _link_maker(endpoint, name):
 
 
 def _call_and_filters(call_id):
-    call = lists.load_call(call_id)
-    if call is None:
+    loaded = lists.load_call(call_id)
+    if loaded is None:
         abort(404)
-    options = lists.filter_options(call)
+    call, options = loaded
     return call, options, lists.ApplicationFilters.from_args(request.args).resolve(options)
 
 

@@ -4,7 +4,7 @@ in a fixed number of statements whatever the number of rows."""
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from ..accounts.models import Unit
 from ..calls.models import Call, CallOffering, CallStatus
@@ -300,17 +300,22 @@ def catalogue_page(filters: CatalogueFilters, student: StudentFacts | None = Non
     partners = db.session.scalars(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
     agreements = {}
     if partners:
-        rows = db.session.scalars(
-            sa.select(Agreement)
-            .where(
-                Agreement.partner_id.in_([p.id for p in partners]),
-                # The agreements the filters chose the partner by, not all its current ones:
-                # "only agreements I am eligible for" must not list one the student does not meet.
-                agreement_clause(filters, student, year),
+        rows = (
+            db.session.scalars(
+                sa.select(Agreement)
+                .where(
+                    Agreement.partner_id.in_([p.id for p in partners]),
+                    # The agreements the filters chose the partner by, not all its current
+                    # ones: "only agreements I am eligible for" must not list one the student
+                    # does not meet.
+                    agreement_clause(filters, student, year),
+                )
+                .options(joinedload(Agreement.units))  # a few units each: one statement
+                .order_by(Agreement.partner_id, Agreement.type, Agreement.id)
             )
-            .options(selectinload(Agreement.units))
-            .order_by(Agreement.partner_id, Agreement.type, Agreement.id)
-        ).all()
+            .unique()
+            .all()
+        )
         for agreement in rows:
             agreements.setdefault(agreement.partner_id, []).append(agreement)
     return {
@@ -334,20 +339,29 @@ def partner_page(partner_id, *, staff):
     """The partner with contacts and agreements (all of them for staff, current ones for
     students), and its history for staff."""
     year = current_academic_year()
-    partner = db.session.scalar(
-        sa.select(Partner).where(Partner.id == partner_id).options(selectinload(Partner.contacts))
+    row = (
+        db.session.execute(
+            sa.select(Partner, students_sent_column(Partner.id))
+            .where(Partner.id == partner_id)
+            .options(joinedload(Partner.contacts))
+        )
+        .unique()
+        .first()
     )
-    if partner is None or (not staff and partner.status is not PartnerStatus.ACTIVE):
+    if row is None:
+        return None
+    partner, sent = row
+    if not staff and partner.status is not PartnerStatus.ACTIVE:
         return None
     stmt = (
         sa.select(Agreement)
         .where(Agreement.partner_id == partner.id)
-        .options(selectinload(Agreement.units))
+        .options(joinedload(Agreement.units))
         .order_by(Agreement.last_academic_year.desc(), Agreement.id)
     )
     if not staff:
         stmt = stmt.where(current_agreement_clause(year))
-    agreements = db.session.scalars(stmt).all()
+    agreements = db.session.scalars(stmt).unique().all()
     history = []
     if staff:
         agreement_ids = [str(a.id) for a in agreements]
@@ -372,7 +386,7 @@ def partner_page(partner_id, *, staff):
         "agreements": agreements,
         "history": history,
         "year": year,
-        "students_sent": students_sent(partner.id),
+        "students_sent": sent,
     }
 
 
@@ -380,12 +394,12 @@ def partner_page(partner_id, *, staff):
 WENT = ("host_accepted", "departed", "completed")
 
 
-def students_sent(partner_id):
+def students_sent_column(partner_id):
     """How many of our students went to this partner: placed on one of its agreements and
-    accepted by the host, departed or back."""
+    accepted by the host, departed or back (a scalar subquery, to ride with the partner)."""
     from ..applications.models import Application, ApplicationStatus
 
-    return db.session.scalar(
+    return (
         sa.select(sa.func.count())
         .select_from(Application)
         .join(CallOffering, CallOffering.id == Application.placed_offering_id)
@@ -394,4 +408,5 @@ def students_sent(partner_id):
             Agreement.partner_id == partner_id,
             Application.status.in_([ApplicationStatus(v) for v in WENT]),
         )
+        .scalar_subquery()
     )

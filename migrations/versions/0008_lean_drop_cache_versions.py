@@ -1,4 +1,5 @@
-"""drop cache versions: pages are rendered afresh, no cache is kept under data versions
+"""drop cache versions: pages are rendered afresh, no cache is kept under data versions;
+and the index that served the freshness token of the office list's cached counts
 
 Revision ID: 0008_lean
 Revises: 0007_mail
@@ -17,9 +18,13 @@ depends_on = None
 
 def upgrade():
     op.drop_table("cache_versions")
+    op.drop_index("ix_applications_call_updated", table_name="applications")
 
 
 def downgrade():
+    op.create_index(
+        "ix_applications_call_updated", "applications", ["call_id", "updated_at"], unique=False
+    )
     op.create_table(
         "cache_versions",
         sa.Column("name", sa.String(length=32), nullable=False),
