@@ -1,5 +1,6 @@
 """drop cache versions: pages are rendered afresh, no cache is kept under data versions;
-and the index that served the freshness token of the office list's cached counts
+and the index that served the freshness token of the office list's cached counts; an index
+of users by name for the approval queue sorted by name
 
 Revision ID: 0008_lean
 Revises: 0007_mail
@@ -19,9 +20,11 @@ depends_on = None
 def upgrade():
     op.drop_table("cache_versions")
     op.drop_index("ix_applications_call_updated", table_name="applications")
+    op.create_index("ix_users_name", "users", ["name", "id"], unique=False)
 
 
 def downgrade():
+    op.drop_index("ix_users_name", table_name="users")
     op.create_index(
         "ix_applications_call_updated", "applications", ["call_id", "updated_at"], unique=False
     )
