@@ -370,11 +370,16 @@ def load_call(call_id):
         return None
     first = rows[0]
     offerings, partners, offering_partner = [], {}, {}
+    # A call's hundreds of offerings come in a few terms: each translated once.
+    terms = {}
     for row in rows:
         if row.id is None:  # the call offers nothing
             continue
+        key = (row.type, row.months_per_mobility, row.places)
+        if key not in terms:
+            terms[key] = offering_terms(row, row.places)
         # Two offerings of one partner differ by their terms, not only by a code.
-        label = " · ".join(filter(None, (row.name, row.code, offering_terms(row, row.places))))
+        label = " · ".join(filter(None, (row.name, row.code, terms[key])))
         offerings.append((row.id, label))
         partners.setdefault(row.partner_id, row.name)
         offering_partner[row.id] = row.partner_id

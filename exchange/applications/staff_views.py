@@ -12,7 +12,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ..accounts.models import Role
 from ..catalogue.queries import units
@@ -24,13 +24,17 @@ from . import lists
 
 bp = Blueprint("application_lists", __name__)
 STAFF = (Role.COORDINATOR, Role.ADMIN)
-OPTION = Markup('<option value="{}">{}</option>')
 
 
 def _options(items):
     """The <option>s of a filter (a big call has hundreds), joined in Python rather than
     rendered one by one in the template; the chosen one is marked."""
-    html = Markup("").join(OPTION.format(value, label) for value, label in items)
+    # escape() and an f-string: Markup.format costs ~0.1 ms an option.
+    html = Markup(
+        "".join(
+            f'<option value="{escape(value)}">{escape(label)}</option>' for value, label in items
+        )
+    )
 
     def chosen(value):
         if not value:

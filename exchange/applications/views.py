@@ -6,7 +6,7 @@ guessed id must not even confirm that the application exists."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ..admin.forms import ConfirmForm
 from ..approvals.queue import review_of
@@ -106,9 +106,6 @@ def detail(application_id):
     return _render_detail(application)
 
 
-OPTION = Markup('<option value="{}"{}>{}</option>')
-
-
 def _choice_options(offerings, ineligible):
     """The <option>s of the choice selects, built once for all of them (a call may offer
     hundreds): a function of the offering chosen at a rank, which is selected and, even
@@ -120,16 +117,21 @@ def _choice_options(offerings, ineligible):
         label = f"{partner.name} ({partner.country}) — {offering_terms(o.agreement, o.places)}"
         if ineligible.get(o.id):
             label = f"{label} — {not_eligible}"
-        rows.append((o.id, label, bool(ineligible.get(o.id))))
-    plain = [OPTION.format(oid, " disabled" if off else "", label) for oid, label, off in rows]
-    html = Markup("").join(plain)
+        rows.append((o.id, escape(label), bool(ineligible.get(o.id))))
+    plain = [
+        f'<option value="{oid}"{" disabled" if off else ""}>{label}</option>'
+        for oid, label, off in rows
+    ]
+    html = Markup("".join(plain))
 
     def options(current):
         if current is None:
             return html
-        return Markup("").join(
-            OPTION.format(oid, " selected", label) if oid == current else text
-            for (oid, label, _off), text in zip(rows, plain, strict=True)
+        return Markup(
+            "".join(
+                f'<option value="{oid}" selected>{label}</option>' if oid == current else text
+                for (oid, label, _off), text in zip(rows, plain, strict=True)
+            )
         )
 
     return options
