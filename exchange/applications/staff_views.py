@@ -12,13 +12,13 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone
 from flask_login import current_user
-from markupsafe import Markup, escape
 
 from ..accounts.models import Role
 from ..catalogue.queries import units
 from ..core import audit, spreadsheets
 from ..core.database import utcnow
 from ..core.security import roles_required
+from ..core.views import chooser, options_html
 from ..extensions import db
 from . import lists
 
@@ -27,22 +27,8 @@ STAFF = (Role.COORDINATOR, Role.ADMIN)
 
 
 def _options(items):
-    """The <option>s of a filter (a big call has hundreds), joined in Python rather than
-    rendered one by one in the template; the chosen one is marked."""
-    # escape() and an f-string: Markup.format costs ~0.1 ms an option.
-    html = Markup(
-        "".join(
-            f'<option value="{escape(value)}">{escape(label)}</option>' for value, label in items
-        )
-    )
-
-    def chosen(value):
-        if not value:
-            return html
-        mark = f'<option value="{value}">'
-        return Markup(str(html).replace(mark, mark[:-1] + " selected>", 1))
-
-    return chosen
+    """The <option>s of a filter (a big call has hundreds); the chosen one is marked."""
+    return chooser(options_html(items))
 
 
 def _link_maker(endpoint, name):

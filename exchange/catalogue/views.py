@@ -1,13 +1,15 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..accounts.models import Role, Unit
 from ..admin.forms import ConfirmForm
 from ..core import uploads
+from ..core.cache import LRUCache
 from ..core.errors import DomainError
 from ..core.security import roles_required
-from ..core.views import run_and_flash
+from ..core.views import chooser, options_html, run_and_flash
 from ..extensions import db
 from . import operations as ops
 from . import queries, reference
@@ -31,6 +33,16 @@ def _units():
     return db.session.scalars(db.select(Unit).order_by(Unit.code)).all()
 
 
+# The filter's countries, languages and subject areas as <option>s, per language: reference
+# data that no table holds (core.cache declares it reads none). Rendering them took ~80 ms.
+_rendered_references = LRUCache("reference_options", maxsize=64)
+
+
+def _reference_options(kind, choices):
+    key = (kind, str(get_locale()))
+    return chooser(_rendered_references.get_or_set(key, lambda: options_html(choices())))
+
+
 @bp.get("/")
 @login_required
 def index():
@@ -51,10 +63,10 @@ def index():
         staff=staff,
         student=student,
         verdicts=verdicts,
-        units=queries.units(),
-        countries=reference.country_choices(),
-        languages=reference.language_choices(),
-        subjects=reference.isced_choices(),
+        units=chooser(options_html(queries.units())),
+        countries=_reference_options("countries", reference.country_choices),
+        languages=_reference_options("languages", reference.language_choices),
+        subjects=_reference_options("subjects", reference.isced_choices),
         **result,
     )
 

@@ -57,4 +57,6 @@ CACHES: dict[str, LRUCache] = {}
 TABLES: dict[str, frozenset[str]] = {
     "formatted_times": frozenset(),  # core.i18n: (value, locale, zone) -> text
     "fragments": frozenset(),  # core.fragments: the navigation, head and footer by their key
+    # catalogue.views: the filter's countries, languages and subject areas per language
+    "reference_options": frozenset(),
 }
