@@ -149,11 +149,6 @@ class Config:
     DIGEST_SKIP_EMPTY = _env_bool("DIGEST_SKIP_EMPTY", True)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
-    # Rendered list pages kept per worker process (core/pages.py); 0 turns the cache off.
-    PAGE_CACHE_MB = _env_int("PAGE_CACHE_MB", 32)
-    # The longest a kept page is served, for what changes with time alone.
-    PAGE_CACHE_SECONDS = _env_int("PAGE_CACHE_SECONDS", 60)
-
     SECRET_KEY_REQUIRED = False
 
     @classmethod

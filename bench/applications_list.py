@@ -14,10 +14,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from common import (
+    after_write_and_unchanged,
     gunicorn,
     login_cookie,
     make_app,
-    measured_get,
     page_bench_arguments,
     scratch_database,
     test_client_for,
@@ -177,29 +177,14 @@ LAST = ["Zhang", "Smith", "Wang", "Müller", "Liu", "Rossi", "Sato", "Kim", "Che
 
 
 def statements_per_page(app, paths):
-    """SQL statements of each page with empty caches, served as a kept page (core.pages) and
-    rendered with warm data caches (the kept page dropped); the in-process time of the last
-    two; and the time of the two exports of the whole list."""
-    from exchange.core.cache import VersionedCache
-    from exchange.core.pages import pages as kept_pages
-
+    """SQL statements and in-process time of each page right after a write and unchanged (no
+    page is kept: each request renders); and the time of the two exports of the whole list."""
     client = test_client_for(app, *COORDINATOR)
     figures = {}
     for label, path in paths.items():
-        counts, times = [], []
-        for step in ("cold", "kept", "rendered"):
-            if step == "cold":
-                VersionedCache.clear_all()
-            if step == "rendered":
-                kept_pages.clear()
-            resp, statements, elapsed = measured_get(app, client, path)
-            assert resp.get_data(as_text=True).count('data-testid="application"') == 50, path
-            counts.append(statements)
-            times.append(elapsed)
-        figures[label] = (
-            "/".join(map(str, counts)),
-            f"{times[1] * 1000:.1f}/{times[2] * 1000:.1f}",
-        )
+        resp, after, same, after_s, same_s = after_write_and_unchanged(app, client, path)
+        assert resp.get_data(as_text=True).count('data-testid="application"') == 50, path
+        figures[label] = (f"{after}/{same}", f"{after_s * 1000:.1f}/{same_s * 1000:.1f}")
     for fmt in ("csv", "xlsx"):
         started = time.perf_counter()
         resp = client.get(f"{paths['list (default)']}/export.{fmt}", buffered=False)
@@ -235,7 +220,7 @@ def main():
             trivial = wrk(base + "/livez", cookie, seconds=args.seconds)
             print(
                 f"\n{'page':22} {'req/s':>8} {'ratio':>7} {'p50':>9} {'p99':>9} "
-                f"{'SQL cold/kept/rendered':>22} {'ms kept/rendered':>16}"
+                f"{'SQL write/same':>22} {'ms write/same':>16}"
             )
             print(
                 f"{'/livez (trivial)':22} {trivial['rps']:8.0f} {'100%':>7} "

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from common import (
     DEFAULT_URL,
     ROOT,
+    after_write_and_unchanged,
     gunicorn,
     login_cookie,
     make_app,
-    measured_get,
     scratch_database,
     test_client_for,
     wrk,
@@ -151,21 +151,13 @@ def seed(app, rng):
 
 
 def statements_per_page(app, cookie_user):
-    """SQL statements per page: cold (empty caches), a kept page (core.pages), and rendered
-    (the kept page dropped, data caches warm)."""
-    from exchange.core.cache import VersionedCache
-    from exchange.core.pages import pages as kept_pages
-
+    """SQL statements and in-process ms per page, right after a write and unchanged (no page
+    is kept: each request renders)."""
     client = test_client_for(app, cookie_user, "bench-password-1")
     counts = {}
     for label, path in PAGES.items():
-        VersionedCache.clear_all()
-        result = []
-        for step in ("cold", "kept", "rendered"):
-            if step == "rendered":
-                kept_pages.clear()
-            result.append(measured_get(app, client, path)[1])
-        counts[label] = "/".join(map(str, result))
+        _resp, after, same, after_s, same_s = after_write_and_unchanged(app, client, path)
+        counts[label] = f"{after}/{same} {after_s * 1000:.1f}/{same_s * 1000:.1f}"
     return counts
 
 
@@ -228,7 +220,7 @@ def print_table(runs, statements):
     trivial_cpu = statistics.median(r["cpu_ms"] for r in runs[TRIVIAL])
     print(
         f"\n{'page':34} {'req/s':>6} {'ratio':>6} {'range':>9} {'p50':>8} {'p99':>8} "
-        f"{'CPU ms':>7} {'CPU ratio':>9} {'SQL cold/kept/rendered':>22}"
+        f"{'CPU ms':>7} {'CPU ratio':>9} {'SQL, ms after write/unchanged':>30}"
     )
     for label, rounds in runs.items():
         ratios = sorted(r["rps"] / t for r, t in zip(rounds, trivial, strict=True))
@@ -237,7 +229,7 @@ def print_table(runs, statements):
         print(
             f"{label:34} {middle['rps']:6.0f} {statistics.median(ratios):6.0%} "
             f"{ratios[0]:4.0%}-{ratios[-1]:<4.0%} {middle['p50']:>8} {middle['p99']:>8} "
-            f"{cpu:7.2f} {trivial_cpu / cpu:9.0%} {statements.get(label, '0'):>22}"
+            f"{cpu:7.2f} {trivial_cpu / cpu:9.0%} {statements.get(label, '0'):>30}"
         )
 
 

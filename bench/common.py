@@ -52,8 +52,6 @@ def bench_env(database_url, tmp):
         "RATELIMIT_STORAGE_URI": "memory://",
         "LOGIN_LIMIT_PER_ADDRESS": "100000 per minute",
         "EXCHANGE_INSTANCE_DIR": str(tmp),
-        # BENCH_PAGE_CACHE_MB=0: every page rendered, none kept (core.pages)
-        "PAGE_CACHE_MB": os.environ.get("BENCH_PAGE_CACHE_MB", "32"),
     }
 
 
@@ -173,6 +171,35 @@ def test_client_for(app, email, password):
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
     client.post("/login", data={"email": email, "password": password, "csrf_token": token})
     return client
+
+
+def after_write_and_unchanged(app, client, path, repeat=5):
+    """GET `path` right after a committed write (a user's row touched) and again unchanged,
+    `repeat` times each: (last response, statements after a write, statements unchanged,
+    median seconds after a write, median seconds unchanged)."""
+    import statistics
+
+    from exchange.extensions import db
+
+    client.get(path)  # warm-up: first-time loads of the process
+    written, unchanged = [], []
+    for _ in range(repeat):
+        with app.app_context():
+            db.session.execute(
+                sa.text("UPDATE users SET name = name WHERE id = (SELECT min(id) FROM users)")
+            )
+            db.session.commit()
+        _resp, after_count, after_s = measured_get(app, client, path)
+        resp, same_count, same_s = measured_get(app, client, path)
+        written.append(after_s)
+        unchanged.append(same_s)
+    return (
+        resp,
+        after_count,
+        same_count,
+        statistics.median(written),
+        statistics.median(unchanged),
+    )
 
 
 def measured_get(app, client, path):

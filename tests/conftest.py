@@ -20,7 +20,6 @@ from flask_migrate import upgrade
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from exchange import create_app
-from exchange.core.cache import VersionedCache
 from exchange.extensions import db, limiter
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -169,7 +168,6 @@ def _rollback(request, app):
         app.extensions["mail_memory"] = []
         app.extensions["deferred_tasks"] = []
         limiter.reset()
-        VersionedCache.clear_all()  # versions roll back with the test; cached pages must too
         try:
             yield
         finally:
@@ -192,7 +190,6 @@ def committed_app(request, scratch_databases, tmp_path, run_id, app):
     committed = make_app(url, tmp_path, run_id, **overrides)
     migrate_to_head(committed)
     limiter.reset()
-    VersionedCache.clear_all()
     try:
         yield committed
     finally:

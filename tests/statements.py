@@ -24,12 +24,8 @@ class StatementCounter:
 
 
 def count_statements(client, url):
-    """The statements of rendering `url` with warm data caches: a kept page (core.pages)
-    would cost only the login statement, whatever the page shows."""
-    from exchange.core.pages import pages
-
-    client.get(url)  # warm-up: caches, first-time loads
-    pages.clear()
+    """The statements of rendering `url` (no page is kept: each request renders it)."""
+    client.get(url)  # warm-up: first-time loads
     with StatementCounter(db.engine) as counter:
         resp = client.get(url)
     assert resp.status_code == 200, resp.status_code

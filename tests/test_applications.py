@@ -706,7 +706,7 @@ def test_student_home_and_application_page_use_a_fixed_number_of_statements(app,
     db.session.commit()
     assert count_statements(client, "/home") == few_home
     assert count_statements(client, f"/applications/{first.id}") == few_page
-    assert few_page <= 12
+    assert few_page <= 6
 
 
 @pytest.mark.committed

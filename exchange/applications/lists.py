@@ -2,21 +2,20 @@
 page in a fixed number of statements whatever the number of rows, the counts per status, and
 the rows of the export, streamed."""
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from itertools import groupby
 
 import sqlalchemy as sa
-from flask_babel import get_locale, to_user_timezone
+from flask_babel import to_user_timezone
 
 from ..accounts.models import StudentProfile, Unit, User
 from ..calls.labels import offering_terms
 from ..calls.models import Call, CallOffering
 from ..catalogue.formats import neutralise
 from ..catalogue.models import Agreement, Partner
-from ..catalogue.queries import catalogue_cache
-from ..core.cache import LRUCache, VersionedCache
 from ..core.params import page_number, whole
 from ..extensions import db
 from .labels import STATUS_COLOURS, STATUS_LABELS  # noqa: F401 - used by the views
@@ -294,60 +293,25 @@ class ApplicationRow:
         return f"{self.gpa:.2f}/{self.gpa_scale.normalize():f}"
 
 
-# Counting a call's applications per status reads every one of them (an index-only scan on
-# PostgreSQL, yet ~50k rows for a big call), so counts are kept per call and filters under the
-# version of the casework (exchange.models: any committed write to applications, people or
-# calls gives a new one). The filter options (the call's offerings with partner names and
-# agreement codes) are kept under that and the catalogue's version.
-list_cache = LRUCache(maxsize=1024)
-VersionedCache.dependants.append(list_cache)
-
-
 @dataclass(frozen=True)
 class CallRef:
     id: int
     title: str
     max_choices: int
-    counts_token: tuple
-    options_token: tuple
-
-
-def load_call(call_id):
-    """What the list needs of the call, with its freshness tokens (None if there is no such
-    call)."""
-    from ..models import casework
-
-    row = db.session.execute(
-        sa.select(Call.id, Call.title, Call.max_choices).where(Call.id == call_id)
-    ).first()
-    if row is None:
-        return None
-    return CallRef(
-        *row,
-        counts_token=(casework.version(),),
-        options_token=(catalogue_cache.version(), casework.version()),
-    )
 
 
 def status_counts(call: CallRef, f: ApplicationFilters):
-    """Applications per status under every filter but the status one (one grouped query, or
-    none when the counts for this token are known)."""
-
-    def count():
-        rows = db.session.execute(
-            sa.select(Application.status, sa.func.count())
-            .where(filter_clause(call.id, f, with_status=False))
-            .group_by(Application.status)
-        )
-        return dict(rows.all())
-
-    key = ("counts", call.id, f.unit, f.choice, f.partner, f.first_choice, f.q.lower())
-    return list_cache.get_or_set((call.counts_token, key), count)
+    """Applications per status under every filter but the status one (one grouped query)."""
+    rows = db.session.execute(
+        sa.select(Application.status, sa.func.count())
+        .where(filter_clause(call.id, f, with_status=False))
+        .group_by(Application.status)
+    )
+    return dict(rows.all())
 
 
 def application_page(call: CallRef, f: ApplicationFilters):
-    """One page of the list, with the counts per status: one statement, two when the counts
-    for the call's token are not known yet."""
+    """One page of the list, with the counts per status: two statements."""
     counts = status_counts(call, f)
     total = sum(counts.get(s, 0) for s in f.shown_statuses)
     pages = max(1, -(-total // PER_PAGE))
@@ -372,40 +336,59 @@ def application_page(call: CallRef, f: ApplicationFilters):
     }
 
 
-def filter_options(call: CallRef):
-    """The call's offerings and partners, for the choice and partner filters (one query when
-    they changed)."""
+@functools.cache
+def _call_statement():
+    """The call with its offerings and their partners (a row per offering; one, with no
+    offering, for a call that has none)."""
+    return (
+        sa.select(
+            Call.id.label("call_id"),
+            Call.title,
+            Call.max_choices,
+            CallOffering.id,
+            CallOffering.places,
+            Partner.id.label("partner_id"),
+            Partner.name,
+            Agreement.code,
+            Agreement.type,
+            Agreement.months_per_mobility,
+        )
+        .select_from(Call)
+        .outerjoin(CallOffering, CallOffering.call_id == Call.id)
+        .outerjoin(Agreement, Agreement.id == CallOffering.agreement_id)
+        .outerjoin(Partner, Partner.id == Agreement.partner_id)
+        .where(Call.id == sa.bindparam("call_id"))
+        .order_by(Partner.name_key, Agreement.code, CallOffering.id)
+    )
 
-    def load():
-        offerings, partners, offering_partner = [], {}, {}
-        for row in db.session.execute(
-            sa.select(
-                CallOffering.id,
-                CallOffering.places,
-                Partner.id.label("partner_id"),
-                Partner.name,
-                Agreement.code,
-                Agreement.type,
-                Agreement.months_per_mobility,
-            )
-            .join(Agreement, Agreement.id == CallOffering.agreement_id)
-            .join(Partner, Partner.id == Agreement.partner_id)
-            .where(CallOffering.call_id == call.id)
-            .order_by(Partner.name_key, Agreement.code, CallOffering.id)
-        ):
-            # Two offerings of one partner differ by their terms, not only by a code.
-            label = " · ".join(filter(None, (row.name, row.code, offering_terms(row, row.places))))
-            offerings.append((row.id, label))
-            partners.setdefault(row.partner_id, row.name)
-            offering_partner[row.id] = row.partner_id
-        return {
-            "offerings": tuple(offerings),
-            "partners": tuple(partners.items()),
-            "offering_partner": offering_partner,
-        }
 
-    locale = str(get_locale())  # the offerings' terms are translated
-    return list_cache.get_or_set((call.options_token, "options", call.id, locale), load)
+def load_call(call_id):
+    """What the list needs of the call, and its offerings and partners for the choice and
+    partner filters, in one statement: (call, options), or None if there is no such call."""
+    rows = db.session.execute(_call_statement(), {"call_id": call_id}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    offerings, partners, offering_partner = [], {}, {}
+    # A call's hundreds of offerings come in a few terms: each translated once.
+    terms = {}
+    for row in rows:
+        if row.id is None:  # the call offers nothing
+            continue
+        key = (row.type, row.months_per_mobility, row.places)
+        if key not in terms:
+            terms[key] = offering_terms(row, row.places)
+        # Two offerings of one partner differ by their terms, not only by a code.
+        label = " · ".join(filter(None, (row.name, row.code, terms[key])))
+        offerings.append((row.id, label))
+        partners.setdefault(row.partner_id, row.name)
+        offering_partner[row.id] = row.partner_id
+    options = {
+        "offerings": tuple(offerings),
+        "partners": tuple(partners.items()),
+        "offering_partner": offering_partner,
+    }
+    return CallRef(first.call_id, first.title, first.max_choices), options
 
 
 # --- export ------------------------------------------------------------------------------------

@@ -55,11 +55,10 @@ class Application(db.Model):
         sa.UniqueConstraint("call_id", "student_id", name="uq_applications_call_student"),
         sa.CheckConstraint("gpa IS NULL OR (gpa >= 0 AND gpa <= gpa_scale)", name="gpa_in_scale"),
         # The office's list of a call (applications/lists.py): counts per status and a page
-        # of one status in submission order; a page of every status in submission order; the
-        # freshness token of the call's cached counts. Index-only scans on PostgreSQL.
+        # of one status in submission order; a page of every status in submission order.
+        # Index-only scans on PostgreSQL.
         sa.Index("ix_applications_call_status", "call_id", "status", "submitted_at", "id"),
         sa.Index("ix_applications_call_submitted", "call_id", "submitted_at", "id", "status"),
-        sa.Index("ix_applications_call_updated", "call_id", "updated_at"),
         sa.Index("ix_applications_student", "student_id", "created_at"),
         sa.Index("ix_applications_submitted_at", "submitted_at"),  # digests: new in a period
     )

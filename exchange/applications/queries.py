@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload, lazyload, selectinload
 from ..accounts.models import StudentProfile, User
 from ..approvals.models import ApplicationStep
 from ..calls.labels import call_time as format_in_zone
-from ..calls.models import Call, CallOffering
+from ..calls.models import CallOffering
 from ..catalogue.models import Agreement
 from ..extensions import db
 from .models import (
@@ -22,37 +22,60 @@ from .models import (
 
 
 def load_application(application_id):
-    """The application with everything its page shows, in a fixed number of statements."""
+    """The application with everything its page shows, in four statements: the application
+    with its call, student, profile, unit, languages and choices (a handful of joined rows),
+    then its documents, timeline and steps. The call's offerings are not among them: only an
+    application its student may still edit shows them (`call_offerings`)."""
     offering = joinedload(CallOffering.agreement).joinedload(Agreement.partner)
-    return db.session.scalar(
-        db.select(Application)
-        .where(Application.id == application_id)
-        .options(
-            joinedload(Application.call).selectinload(Call.offerings).options(offering),
-            joinedload(Application.student).options(
-                joinedload(User.profile).selectinload(StudentProfile.language_results)
-            ),
-            joinedload(Application.unit),
-            selectinload(Application.choices)
-            .joinedload(ApplicationChoice.offering)
-            .options(offering),
-            selectinload(Application.languages),
-            selectinload(Application.documents),
-            selectinload(Application.events).joinedload(ApplicationEvent.actor),
-            # Only the names of the steps' people are shown: their roles and units load
-            # when asked for, not eagerly (as User's relationships otherwise do).
-            selectinload(Application.steps).options(
-                *(
-                    joinedload(person).options(lazyload(User.role_rows), lazyload(User.memberships))
-                    for person in (
-                        ApplicationStep.decided_by,
-                        ApplicationStep.on_behalf_of,
-                        ApplicationStep.approver,
+    # Only names are shown of the people on the timeline and the steps: their roles and units
+    # load when asked for, not eagerly (as User's relationships otherwise do).
+    names_only = (lazyload(User.role_rows), lazyload(User.memberships))
+    return (
+        db.session.execute(
+            db.select(Application)
+            .where(Application.id == application_id)
+            .options(
+                joinedload(Application.call),
+                # The student's roles and units: the viewing student's own came with the
+                # login; nobody else's page shows them.
+                joinedload(Application.student).options(
+                    *names_only,
+                    joinedload(User.profile).joinedload(StudentProfile.language_results),
+                ),
+                joinedload(Application.unit),
+                joinedload(Application.languages),
+                joinedload(Application.choices)
+                .joinedload(ApplicationChoice.offering)
+                .options(offering),
+                selectinload(Application.documents),
+                selectinload(Application.events)
+                .joinedload(ApplicationEvent.actor)
+                .options(*names_only),
+                selectinload(Application.steps).options(
+                    *(
+                        joinedload(person).options(*names_only)
+                        for person in (
+                            ApplicationStep.decided_by,
+                            ApplicationStep.on_behalf_of,
+                            ApplicationStep.approver,
+                        )
                     )
-                )
-            ),
+                ),
+            )
         )
+        .unique()
+        .scalar_one_or_none()
     )
+
+
+def call_offerings(call_id):
+    """The call's offerings with their agreements and partners, for choosing (one statement)."""
+    return db.session.scalars(
+        db.select(CallOffering)
+        .where(CallOffering.call_id == call_id)
+        .options(joinedload(CallOffering.agreement).joinedload(Agreement.partner))
+        .order_by(CallOffering.id)
+    ).all()
 
 
 @dataclass

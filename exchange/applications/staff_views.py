@@ -9,40 +9,26 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import get_locale, to_user_timezone
 from flask_babel import gettext as _
+from flask_babel import to_user_timezone
 from flask_login import current_user
-from markupsafe import Markup
 
 from ..accounts.models import Role
-from ..catalogue.queries import catalogue_cache, units
+from ..catalogue.queries import units
 from ..core import audit, spreadsheets
 from ..core.database import utcnow
-from ..core.pages import cached_page
 from ..core.security import roles_required
+from ..core.views import chooser, options_html
 from ..extensions import db
 from . import lists
 
 bp = Blueprint("application_lists", __name__)
 STAFF = (Role.COORDINATOR, Role.ADMIN)
-OPTION = Markup('<option value="{}">{}</option>')
 
 
-def _options(key, items, version):
-    """The <option>s of a filter, rendered once per version of what they list (a big call
-    has hundreds); the chosen one is marked per page."""
-    html = lists.list_cache.get_or_set(
-        (version, "options_html", *key),
-        lambda: Markup("").join(OPTION.format(value, label) for value, label in items),
-    )
-
-    def chosen(value):
-        if not value:
-            return html
-        mark = f'<option value="{value}">'
-        return Markup(str(html).replace(mark, mark[:-1] + " selected>", 1))
-
-    return chosen
+def _options(items):
+    """The <option>s of a filter (a big call has hundreds); the chosen one is marked."""
+    return chooser(options_html(items))
 
 
 def _link_maker(endpoint, name):
@@ -53,16 +39,15 @@ def _link_maker(endpoint, name):
 
 
 def _call_and_filters(call_id):
-    call = lists.load_call(call_id)
-    if call is None:
+    loaded = lists.load_call(call_id)
+    if loaded is None:
         abort(404)
-    options = lists.filter_options(call)
+    call, options = loaded
     return call, options, lists.ApplicationFilters.from_args(request.args).resolve(options)
 
 
 @bp.get("/<int:call_id>/applications")
 @roles_required(*STAFF)
-@cached_page
 def index(call_id):
     call, options, filters = _call_and_filters(call_id)
     # Translated once per page rather than once per row.
@@ -71,11 +56,9 @@ def index(call_id):
         "applications/staff/index.html",
         call=call,
         filters=filters,
-        unit_options=_options(("units",), units(), catalogue_cache.version()),
-        partner_options=_options(("partners", call.id), options["partners"], call.options_token),
-        offering_options=_options(
-            ("offerings", call.id, str(get_locale())), options["offerings"], call.options_token
-        ),
+        unit_options=_options(units()),
+        partner_options=_options(options["partners"]),
+        offering_options=_options(options["offerings"]),
         detail_url=_link_maker("applications.detail", "application_id"),
         status_label=labels.get,
         status_badge=lists.STATUS_BADGES.get,

@@ -6,9 +6,11 @@ guessed id must not even confirm that the application exists."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 
 from ..admin.forms import ConfirmForm
 from ..approvals.queue import review_of
+from ..calls.labels import offering_terms
 from ..calls.models import Call, DocumentKind
 from ..catalogue.eligibility import reasons
 from ..catalogue.operations import ValidationFailed
@@ -105,11 +107,44 @@ def detail(application_id):
     return _render_detail(application)
 
 
+def _choice_options(offerings, ineligible):
+    """The <option>s of the choice selects, built once for all of them (a call may offer
+    hundreds): a function of the offering chosen at a rank, which is selected and, even
+    when the student no longer meets it, not disabled."""
+    not_eligible = _("not eligible")
+    rows = []
+    for o in offerings:
+        partner = o.agreement.partner
+        label = f"{partner.name} ({partner.country}) — {offering_terms(o.agreement, o.places)}"
+        if ineligible.get(o.id):
+            label = f"{label} — {not_eligible}"
+        rows.append((o.id, escape(label), bool(ineligible.get(o.id))))
+    plain = [
+        f'<option value="{oid}"{" disabled" if off else ""}>{label}</option>'
+        for oid, label, off in rows
+    ]
+    html = Markup("".join(plain))
+
+    def options(current):
+        if current is None:
+            return html
+        return Markup(
+            "".join(
+                f'<option value="{oid}" selected>{label}</option>' if oid == current else text
+                for (oid, label, _off), text in zip(rows, plain, strict=True)
+            )
+        )
+
+    return options
+
+
 def _render_detail(application, details_form=None, status=200):
     own = application.student_id == current_user.id
     editable = own and application.editable
     facts = ops.facts_for(application) if editable else None
-    offerings = application.call.offerings
+    # Only an application its student may still edit offers the call's offerings to choose.
+    offerings = queries.call_offerings(application.call_id) if editable else ()
+    ineligible = {o.id: reasons(o.agreement, facts) for o in offerings} if facts else {}
     # Staff and approvers: the chain's steps, internal notes and, when it is their turn, the
     # decision. The student never gets any of it.
     review = None if own else review_of(application, current_user, utcnow().date())
@@ -130,8 +165,9 @@ def _render_detail(application, details_form=None, status=200):
             deadline=ops.deadline_text(application.call),
             accepting=application.call.accepts_applications(),
             offerings=offerings,
+            choice_options=_choice_options(offerings, ineligible),
             chosen={c.offering_id for c in application.choices},
-            ineligible={o.id: reasons(o.agreement, facts) for o in offerings} if facts else {},
+            ineligible=ineligible,
             can_delete=ops.can_delete,
             timeline=[
                 e

@@ -15,7 +15,7 @@ again), the page's rows, and their choices and language results."""
 import functools
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -31,7 +31,6 @@ from ..applications.models import (
 from ..calls.labels import offering_terms
 from ..calls.models import Call, CallOffering, CallStatus
 from ..catalogue.models import Agreement, Partner
-from ..catalogue.queries import catalogue_cache
 from ..catalogue.reference import language_name
 from ..core.database import utcnow
 from ..core.params import MAX_PAGE, whole
@@ -207,19 +206,14 @@ def _search():
 
 
 def call_options():
-    """The calls whose applications may be under review, for the filter (cached with the
-    catalogue, whose version every change of a call moves)."""
-
-    def load():
-        return tuple(
-            db.session.execute(
-                sa.select(Call.id, Call.title)
-                .where(Call.status.not_in((CallStatus.DRAFT, CallStatus.ARCHIVED)))
-                .order_by(Call.opens_at.desc(), Call.id.desc())
-            ).all()
-        )
-
-    return catalogue_cache.get_or_set(("approval_call_options",), load)
+    """The calls whose applications may be under review, for the filter."""
+    return tuple(
+        db.session.execute(
+            sa.select(Call.id, Call.title)
+            .where(Call.status.not_in((CallStatus.DRAFT, CallStatus.ARCHIVED)))
+            .order_by(Call.opens_at.desc(), Call.id.desc())
+        ).all()
+    )
 
 
 # --- the statements --------------------------------------------------------------------------
@@ -419,20 +413,6 @@ def _days(row, now):
     waiting = (now - row.activated_at).total_seconds() // DAY if row.activated_at else 0
     left = (row.due_at - now).total_seconds() / DAY if row.due_at else 0
     return int(waiting), round(left) if left >= 0 else -math.ceil(-left)
-
-
-def changes_at(rows, now):
-    """When a page of `rows` shown at `now` stops being true: when a "waiting" or "due" figure
-    turns (a due figure turns at most every half day, see _days) or the day ends (whom one
-    stands in for goes by the day)."""
-    moments = [datetime.combine(now.date() + timedelta(days=1), time.min, tzinfo=now.tzinfo)]
-    half = timedelta(seconds=DAY / 2)
-    for row in rows:
-        if row.activated_at:
-            moments.append(row.activated_at + timedelta(days=row.waiting_days + 1))
-        if row.due_at:
-            moments.append(row.due_at + half * (math.floor((now - row.due_at) / half) + 1))
-    return min(moments)
 
 
 def _prepared(user, filters, sort, now, today):

@@ -16,12 +16,10 @@ from ..admin.forms import ConfirmForm
 from ..applications.models import Application
 from ..applications.operations import can_view
 from ..core.database import utcnow
-from ..core.pages import cached_page, valid_until
 from ..core.params import whole
 from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
-from ..models import casework
 from . import operations as ops
 from . import queue as queries
 from .models import ApplicationStep, Decision, StepStatus
@@ -62,10 +60,7 @@ def approvals_waiting():
     if not current_user.is_authenticated or not current_user.has_role(*APPROVER_ROLES):
         return 0
     if "approvals_waiting" not in g:
-        user, today = current_user._get_current_object(), _today()
-        g.approvals_waiting = casework.get_or_set(
-            ("approvals_waiting", user.id, today), lambda: queries.count_waiting(user, today)
-        )
+        g.approvals_waiting = queries.count_waiting(current_user._get_current_object(), _today())
     return g.approvals_waiting
 
 
@@ -112,7 +107,6 @@ def _day_labels():
 
 @bp.get("/")
 @roles_required(*APPROVER_ROLES)
-@cached_page
 def queue():
     filters = queries.QueueFilters.from_args(request.args)
     sort = queries.read_sort(request.args.get("sort"))
@@ -125,7 +119,6 @@ def queue():
         page=queries.read_page(request.args.get("page")),
         filters=filters,
     )
-    valid_until(queries.changes_at(page.rows, now))
     if page.waiting_total is not None:
         g.approvals_waiting = page.waiting_total  # the badge needs no statement of its own
     waiting_label, due_label = _day_labels()

@@ -4,12 +4,11 @@ in a fixed number of statements whatever the number of rows."""
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from ..accounts.models import Unit
 from ..calls.models import Call, CallOffering, CallStatus
 from ..core.audit import AuditEvent
-from ..core.cache import VersionedCache, bump_on_write
 from ..core.database import utcnow
 from ..core.params import page_number, whole
 from ..extensions import db
@@ -21,7 +20,6 @@ from .models import (
     AgreementStatus,
     AgreementType,
     Partner,
-    PartnerContact,
     PartnerStatus,
     agreement_units,
 )
@@ -95,24 +93,6 @@ class CatalogueFilters:
         values.update(changes)
         return {k: v for k, v in values.items() if v not in ("", None)}
 
-    def cache_key(self):
-        return (
-            self.q.lower(),
-            self.country,
-            self.continent,
-            self.language,
-            self.subject,
-            self.level,
-            self.type,
-            self.unit,
-            self.eligible,
-            self.open_call,
-            self.with_agreement,
-            self.include_inactive,
-            self.sort,
-            self.page,
-        )
-
     @property
     def count(self):
         """How many filters are set (shown on the folded filters' button on a phone)."""
@@ -164,14 +144,8 @@ def agreement_clause(filters: CatalogueFilters, student: StudentFacts | None, ye
     if filters.eligible and student is not None:
         conditions.append(eligible_clause(student))
     if filters.open_call:
-        conditions.append(offered_in_open_call_clause(_minute()))
+        conditions.append(offered_in_open_call_clause(utcnow()))
     return sa.and_(*conditions)
-
-
-def _minute():
-    """Now, to the minute: the open-call filter is cached per minute, as calls open and close
-    by the clock."""
-    return utcnow().replace(second=0, microsecond=0)
 
 
 def offered_in_open_call_clause(now):
@@ -248,7 +222,7 @@ class UnitRef:
 
 @dataclass(frozen=True)
 class AgreementView:
-    """What the list shows of an agreement, detached from the session so it can be cached."""
+    """What the list shows of an agreement, shaped for the template."""
 
     id: int
     partner_id: int
@@ -312,20 +286,9 @@ class PartnerView:
         )
 
 
-catalogue_cache = VersionedCache("catalogue", maxsize=4096)
-bump_on_write("catalogue", Partner, Agreement, PartnerContact, Unit, Call, CallOffering)
-
-
 def catalogue_page(filters: CatalogueFilters, student: StudentFacts | None = None):
-    """One page of partners with their current agreements. Computed in four statements and
-    kept in the catalogue cache until the catalogue next changes."""
+    """One page of partners with their current agreements, in three statements."""
     year = current_academic_year()
-    eligible_key = student.key() if (filters.eligible and student is not None) else None
-    key = ("page", year, filters.cache_key(), eligible_key, filters.open_call and _minute())
-    return catalogue_cache.get_or_set(key, lambda: _load_page(filters, student, year))
-
-
-def _load_page(filters, student, year):
     stmt = search_partners(filters, student)
     total = db.session.scalar(
         sa.select(sa.func.count()).select_from(
@@ -337,17 +300,22 @@ def _load_page(filters, student, year):
     partners = db.session.scalars(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
     agreements = {}
     if partners:
-        rows = db.session.scalars(
-            sa.select(Agreement)
-            .where(
-                Agreement.partner_id.in_([p.id for p in partners]),
-                # The agreements the filters chose the partner by, not all its current ones:
-                # "only agreements I am eligible for" must not list one the student does not meet.
-                agreement_clause(filters, student, year),
+        rows = (
+            db.session.scalars(
+                sa.select(Agreement)
+                .where(
+                    Agreement.partner_id.in_([p.id for p in partners]),
+                    # The agreements the filters chose the partner by, not all its current
+                    # ones: "only agreements I am eligible for" must not list one the student
+                    # does not meet.
+                    agreement_clause(filters, student, year),
+                )
+                .options(joinedload(Agreement.units))  # a few units each: one statement
+                .order_by(Agreement.partner_id, Agreement.type, Agreement.id)
             )
-            .options(selectinload(Agreement.units))
-            .order_by(Agreement.partner_id, Agreement.type, Agreement.id)
-        ).all()
+            .unique()
+            .all()
+        )
         for agreement in rows:
             agreements.setdefault(agreement.partner_id, []).append(agreement)
     return {
@@ -360,13 +328,10 @@ def _load_page(filters, student, year):
 
 
 def units():
-    """All units, for the filter (cached with the catalogue)."""
-    return catalogue_cache.get_or_set(
-        ("units",),
-        lambda: tuple(
-            (u.id, f"{u.code} · {u.name}")
-            for u in db.session.scalars(sa.select(Unit).order_by(Unit.code))
-        ),
+    """All units, for the filter: (id, label) pairs."""
+    return tuple(
+        (row.id, f"{row.code} · {row.name}")
+        for row in db.session.execute(sa.select(Unit.id, Unit.code, Unit.name).order_by(Unit.code))
     )
 
 
@@ -374,20 +339,29 @@ def partner_page(partner_id, *, staff):
     """The partner with contacts and agreements (all of them for staff, current ones for
     students), and its history for staff."""
     year = current_academic_year()
-    partner = db.session.scalar(
-        sa.select(Partner).where(Partner.id == partner_id).options(selectinload(Partner.contacts))
+    row = (
+        db.session.execute(
+            sa.select(Partner, students_sent_column(Partner.id))
+            .where(Partner.id == partner_id)
+            .options(joinedload(Partner.contacts))
+        )
+        .unique()
+        .first()
     )
-    if partner is None or (not staff and partner.status is not PartnerStatus.ACTIVE):
+    if row is None:
+        return None
+    partner, sent = row
+    if not staff and partner.status is not PartnerStatus.ACTIVE:
         return None
     stmt = (
         sa.select(Agreement)
         .where(Agreement.partner_id == partner.id)
-        .options(selectinload(Agreement.units))
+        .options(joinedload(Agreement.units))
         .order_by(Agreement.last_academic_year.desc(), Agreement.id)
     )
     if not staff:
         stmt = stmt.where(current_agreement_clause(year))
-    agreements = db.session.scalars(stmt).all()
+    agreements = db.session.scalars(stmt).unique().all()
     history = []
     if staff:
         agreement_ids = [str(a.id) for a in agreements]
@@ -412,7 +386,7 @@ def partner_page(partner_id, *, staff):
         "agreements": agreements,
         "history": history,
         "year": year,
-        "students_sent": students_sent(partner.id),
+        "students_sent": sent,
     }
 
 
@@ -420,12 +394,12 @@ def partner_page(partner_id, *, staff):
 WENT = ("host_accepted", "departed", "completed")
 
 
-def students_sent(partner_id):
+def students_sent_column(partner_id):
     """How many of our students went to this partner: placed on one of its agreements and
-    accepted by the host, departed or back."""
+    accepted by the host, departed or back (a scalar subquery, to ride with the partner)."""
     from ..applications.models import Application, ApplicationStatus
 
-    return db.session.scalar(
+    return (
         sa.select(sa.func.count())
         .select_from(Application)
         .join(CallOffering, CallOffering.id == Application.placed_offering_id)
@@ -434,4 +408,5 @@ def students_sent(partner_id):
             Agreement.partner_id == partner_id,
             Application.status.in_([ApplicationStatus(v) for v in WENT]),
         )
+        .scalar_subquery()
     )

@@ -2,14 +2,14 @@
 key and kept in process.
 
 For markup that is the same on every request of a kind, such as the navigation bar of
-base.html, which takes more time to render (a dozen URLs and translations) than a whole cached
-catalogue page. The key must name everything the markup shows; the language, the URL prefix
+base.html, which takes a noticeable share of a page's time to render (a dozen URLs and
+translations). The key must name everything the markup shows; the language, the URL prefix
 and the fragment's place in its template are added to it. Nothing per request (a CSRF token,
 flashed messages) belongs inside. With template auto-reload (development) nothing is cached, so
 that edited templates show at once.
 """
 
-from flask import current_app, has_request_context, request
+from flask import has_request_context, request
 from flask_babel import get_locale
 from jinja2 import nodes
 from jinja2.ext import Extension
@@ -35,10 +35,11 @@ class FragmentCache(Extension):
             return caller()
         # Sets (a user's roles) are rebuilt on each request; their frozen copy is a stable key.
         key = tuple(frozenset(part) if isinstance(part, set) else part for part in key)
-        cache = current_app.extensions["fragment_cache"]
-        return cache.get_or_set((str(get_locale()), request.script_root, key), caller)
+        return _fragments.get_or_set((str(get_locale()), request.script_root, key), caller)
+
+
+_fragments = LRUCache("fragments", maxsize=4096)
 
 
 def init_app(app):
-    app.extensions["fragment_cache"] = LRUCache(maxsize=4096)
     app.jinja_env.add_extension(FragmentCache)

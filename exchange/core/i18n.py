@@ -124,7 +124,7 @@ def format_moment(value, zone=None, *, with_zone=False, date_only=False) -> str:
 
 # Formatted datetimes by (value, locale, zone): a page rendered again after a change shows
 # mostly the same times, and Babel takes ~0.1 ms to format each.
-_formatted = LRUCache(maxsize=20_000)
+_formatted = LRUCache("formatted_times", maxsize=20_000)
 
 
 def _format_datetime(value, _fmt=None):

@@ -9,11 +9,9 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import abort, current_app, g, request
 from flask_login import current_user, login_required
-from sqlalchemy.orm import Session
 from werkzeug.urls import iri_to_uri
 
 from ..extensions import db, login_manager
-from .cache import LRUCache, VersionedCache
 from .database import utcnow
 
 CSP = "; ".join(
@@ -107,29 +105,22 @@ def _static_asset():
 def load_user(token):
     """Flask-Login stores the login-session token; a revoked or expired one loads nobody.
 
-    One statement per request reads the login session, the count of unread notifications
-    and the versions of the in-process caches (see core.cache), as plain columns on the
-    session's connection: with no ORM in the way it costs a fraction of loading entities. On
-    PostgreSQL it runs outside a transaction (core.database). The user, with roles, units and
-    student profile, is copied into the session from a snapshot kept per process under the
-    casework version, which any write to those tables moves (exchange.models); only a new
-    version costs a second statement. A page that needs nothing else from the database costs
-    one round trip."""
+    One statement per request reads the login session, its user with roles, units and
+    student profile, and the count of unread notifications (the navigation's badge). Nothing
+    of it is kept between requests: a change to the user shows on their next page."""
     from ..accounts.models import LoginSession, hash_token
 
-    statement, cache_names = _login_statement(VersionedCache.names())
-    row = db.session.connection().execute(statement, {"token_hash": hash_token(token)}).first()
+    row = (
+        db.session.execute(_login_statement(), {"token_hash": hash_token(token)})
+        .unique()
+        .one_or_none()
+    )
     if row is None:
         return None
-    user_id, login_id, revoked_at, expires_at, last_seen_at, unread, *versions = row
-    versions = dict(zip(cache_names, versions, strict=True))
-    VersionedCache.remember_versions(versions)
+    user, login_id, revoked_at, expires_at, last_seen_at, unread = row
     g.unread_notifications = unread  # the navigation's badge (notifications.views)
     now = utcnow()
-    if revoked_at is not None or expires_at <= now:
-        return None
-    user = _user(user_id, versions.get("casework"))
-    if user is None or not user.active:
+    if revoked_at is not None or expires_at <= now or not user.active:
         return None
     if now - last_seen_at > LAST_SEEN_EVERY:
         db.session.execute(
@@ -140,68 +131,37 @@ def load_user(token):
     return user
 
 
-_snapshots = LRUCache(maxsize=4096)
-VersionedCache.dependants.append(_snapshots)
-
-
-def _user(user_id, version):
-    """The user as a persistent object of this request's session, from the snapshot of
-    `version` when there is one (no statement), else loaded (and a snapshot kept).
-
-    A snapshot is a detached copy that no session ever holds: `merge(load=False)` copies its
-    state into a new object of the request's session, so requests (and threads) share
-    nothing that they change."""
-    snapshot = _snapshots.get((user_id, version))
-    if snapshot is not None:
-        return db.session.merge(snapshot, load=False)
-    user = db.session.execute(_user_statement(), {"user_id": user_id}).unique().scalar()
-    if user is not None and version is not None:
-        keeper = Session()
-        _snapshots.put((user_id, version), keeper.merge(user, load=False))
-        keeper.expunge_all()
-    return user
-
-
 @functools.cache
-def _user_statement():
+def _login_statement():
+    """The login lookup, built once per process."""
     from sqlalchemy.orm import joinedload
 
-    from ..accounts.models import StudentProfile, User
+    from ..accounts.models import LoginSession, StudentProfile, User
+    from ..notifications.models import Notification
 
+    unread = (
+        sa.select(sa.func.count(Notification.id))
+        .where(Notification.user_id == LoginSession.user_id, Notification.read_at.is_(None))
+        .correlate(LoginSession)
+        .scalar_subquery()
+    )
     return (
-        db.select(User)
-        .where(User.id == sa.bindparam("user_id"))
+        sa.select(
+            User,
+            LoginSession.id,
+            LoginSession.revoked_at,
+            LoginSession.expires_at,
+            LoginSession.last_seen_at,
+            unread,
+        )
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.token_hash == sa.bindparam("token_hash"))
         .options(
             joinedload(User.role_rows),
             joinedload(User.memberships),
             joinedload(User.profile).joinedload(StudentProfile.language_results),
         )
     )
-
-
-@functools.cache
-def _login_statement(cache_names):
-    """The login lookup, built once per process."""
-    from ..accounts.models import LoginSession
-    from ..notifications.models import Notification
-
-    versions = VersionedCache.version_columns()
-    statement = sa.select(
-        LoginSession.user_id,
-        LoginSession.id,
-        LoginSession.revoked_at,
-        LoginSession.expires_at,
-        LoginSession.last_seen_at,
-        sa.select(sa.func.count(Notification.id))
-        .where(
-            Notification.user_id == LoginSession.user_id,
-            Notification.read_at.is_(None),
-        )
-        .correlate(LoginSession)
-        .scalar_subquery(),
-        *(versions[name] for name in cache_names),
-    ).where(LoginSession.token_hash == sa.bindparam("token_hash"))
-    return statement, cache_names
 
 
 def start_login_session(user, remember):
