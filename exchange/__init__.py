@@ -40,7 +40,9 @@ def create_app(config=None, **overrides):
 
 def register_extensions(app):
     from . import models  # noqa: F401 - every table is known to SQLAlchemy and Alembic
-    from .core import fragments, i18n, params, security
+    from .accounts import labels as accounts_labels
+    from .catalogue import labels as catalogue_labels
+    from .core import audit, fragments, i18n, params, security
     from .core.database import configure_engine
 
     db.init_app(app)
@@ -51,6 +53,10 @@ def register_extensions(app):
     limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     i18n.init_app(app)
+    audit.init_app(app)
+    # Features fill the template namespace with their own labels; core names none of them.
+    accounts_labels.init_app(app)
+    catalogue_labels.init_app(app)
     fragments.init_app(app)
     login_manager.init_app(app)
     security.init_app(app)

@@ -137,3 +137,9 @@ def describe(details, skip=("partner_id",)):
         else:
             lines.append(f"{label}: {_show(value, key)}")
     return lines
+
+
+def init_app(app):
+    app.jinja_env.filters["audit_lines"] = describe
+    app.jinja_env.globals["audit_action"] = action_label
+    app.jinja_env.globals["audit_object"] = object_label

@@ -170,16 +170,5 @@ def init_app(app):
     app.jinja_env.filters["date"] = _format_date
     app.jinja_env.filters["filesizeformat"] = lambda v, _binary=False: format_filesize(v)
     app.jinja_env.filters["decimal"] = lambda v: format_decimal(v) if v is not None else ""
-    from .audit import action_label, describe, object_label
-
-    app.jinja_env.filters["audit_lines"] = describe
-    app.jinja_env.globals["audit_action"] = action_label
-    app.jinja_env.globals["audit_object"] = object_label
     app.jinja_env.globals["current_locale"] = get_locale
     app.jinja_env.globals["current_timezone"] = lambda: str(get_timezone())
-
-    from ..accounts.labels import template_globals
-    from ..catalogue.labels import template_globals as catalogue_globals
-
-    app.jinja_env.globals.update(template_globals())
-    app.jinja_env.globals.update(catalogue_globals())
