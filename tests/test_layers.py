@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from exchange.accounts.models import Role
+
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "exchange" / "core"
 # What core may import from exchange: itself and the uninitialised extensions.
@@ -45,3 +47,8 @@ def test_core_imports_no_feature():
         if path.name not in CORE_WAITING_FOR_LEAN
     }
     assert {name: used for name, used in offenders.items() if used} == {}
+
+
+def test_role_groups_are_not_roles():
+    assert [r.value for r in Role] == ["student", "advisor", "coordinator", "admin"]
+    assert set(Role.STAFF) < set(Role.APPROVERS)

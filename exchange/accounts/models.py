@@ -18,6 +18,11 @@ class Role(enum.Enum):
     ADMIN = "admin"
 
 
+# Groups of roles the features check, set after the class so that they are not members.
+Role.STAFF = (Role.COORDINATOR, Role.ADMIN)  # the exchange office
+Role.APPROVERS = (Role.ADVISOR, Role.COORDINATOR, Role.ADMIN)  # who may decide steps
+
+
 class UnitKind(enum.Enum):
     SCHOOL = "school"
     COLLEGE = "college"

@@ -13,10 +13,10 @@ from ..calls.models import Call, CallOffering, DocumentKind
 from ..catalogue import reference
 from ..catalogue.eligibility import StudentFacts, reasons
 from ..catalogue.models import CEFR_RANK
-from ..catalogue.operations import ValidationFailed, _clean
 from ..core import audit, uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
+from ..core.validation import ValidationFailed, clean_text
 from ..extensions import db
 from ..students import profiles
 from .models import (
@@ -33,7 +33,7 @@ from .models import (
 STATEMENT_LIMIT = 5000
 TEST_NAME_LIMIT = 64  # ApplicationLanguage.test_name
 ACCEPTED_TYPES = ("application/pdf", "image/png", "image/jpeg")
-STAFF_ROLES = (Role.COORDINATOR, Role.ADMIN)
+STAFF_ROLES = Role.STAFF
 
 
 def _transition(application, to_status, *, actor, action, comment=None, internal=False):
@@ -165,7 +165,7 @@ def save_details(application, details: Details, *, actor):
     _require_owner(application, actor)
     _require_editable(application)
     problems = []
-    statement = _clean(details.statement).replace("\r\n", "\n")
+    statement = clean_text(details.statement).replace("\r\n", "\n")
     if len(statement) > STATEMENT_LIMIT:
         problems.append(
             ("statement", _l("The statement is longer than %(n)d characters.", n=STATEMENT_LIMIT))
@@ -187,7 +187,7 @@ def save_details(application, details: Details, *, actor):
     languages = {}
     for code, level, test in ((*row, "")[:3] for row in details.languages):
         code, level = (code or "").strip(), (level or "").strip().upper()
-        test = _clean(test or "", TEST_NAME_LIMIT)
+        test = clean_text(test or "", TEST_NAME_LIMIT)
         if not code and not level:
             if test:
                 problems.append(
@@ -197,7 +197,7 @@ def save_details(application, details: Details, *, actor):
         language = reference.normalise_language(code)
         if language is None:
             problems.append(
-                ("languages", _l("“%(value)s” is not a language code.", value=_clean(code, 20)))
+                ("languages", _l("“%(value)s” is not a language code.", value=clean_text(code, 20)))
             )
             continue
         if level not in CEFR.__members__:
@@ -463,7 +463,7 @@ def withdraw_application(application, reason, *, actor):
     _locked(application)
     if application.status not in WITHDRAWABLE:
         raise DomainError(_l("This application can no longer be withdrawn."))
-    reason = _clean(reason, 1000)
+    reason = clean_text(reason, 1000)
     if not reason:
         raise DomainError(_l("Give a reason for withdrawing."), "reason")
     from ..approvals.operations import approvers_of, cancel_open_steps, current_step

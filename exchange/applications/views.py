@@ -7,15 +7,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..admin.forms import ConfirmForm
 from ..approvals.queue import review_of
 from ..calls.models import Call, DocumentKind
 from ..catalogue.eligibility import reasons
-from ..catalogue.operations import ValidationFailed
 from ..core import uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError
+from ..core.forms import ConfirmForm, show_problems
 from ..core.params import whole
+from ..core.validation import ValidationFailed
 from ..core.views import run_and_flash
 from ..extensions import db
 from ..students import profiles
@@ -166,9 +166,7 @@ def save_details(application_id):
         changed = ops.save_details(application, details, actor=current_user)
     except ValidationFailed as exc:
         db.session.rollback()
-        for field_name, message in exc.problems:
-            target = getattr(form, field_name, None) or form.languages
-            target.errors = list(target.errors) + [message]
+        show_problems(form, exc, fallback=form.languages)
         return _render_detail(application, form, 400)
     except DomainError as exc:
         db.session.rollback()

@@ -14,10 +14,10 @@ from flask_babel import lazy_gettext as _l
 
 from ..accounts.models import Role, UnitFunction, UnitMembership, User, UserRole
 from ..applications.models import ApplicationEvent, ApplicationStatus
-from ..catalogue.operations import _clean
 from ..core import audit
 from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
+from ..core.validation import clean_text
 from ..extensions import db
 from ..notifications import events
 from .models import (
@@ -303,7 +303,7 @@ def decide_step(step, decision: Decision, comment, *, actor, now=None):
         raise NotAllowed(_l("You are not an approver of this step."))
     if step.status is StepStatus.PENDING:
         raise DomainError(_l("This step is not due yet: an earlier step must be decided first."))
-    comment = _clean(comment, COMMENT_LIMIT) or None
+    comment = clean_text(comment, COMMENT_LIMIT) or None
     if decision in (Decision.REJECT, Decision.RETURN) and not comment:
         raise DomainError(_l("Give a comment when you reject or return an application."), "comment")
     if decision is Decision.RETURN and not step.may_return:
@@ -483,7 +483,7 @@ def add_note(application, text, *, actor):
 
     if application.student_id == actor.id or not can_view(actor, application):
         raise NotAllowed(_l("Only staff and approvers of this application can add notes."))
-    text = _clean(text, COMMENT_LIMIT)
+    text = clean_text(text, COMMENT_LIMIT)
     if not text:
         raise DomainError(_l("Write the note first."), "note")
     application.events.append(
@@ -492,7 +492,7 @@ def add_note(application, text, *, actor):
     audit.record("application.note_added", application, actor=actor, details={"length": len(text)})
 
 
-SUBSTITUTE_ROLES = (Role.ADVISOR, Role.COORDINATOR, Role.ADMIN)
+SUBSTITUTE_ROLES = Role.APPROVERS
 LONGEST_SUBSTITUTION = timedelta(days=366)
 
 

@@ -17,11 +17,11 @@ from ..applications.models import Application, ApplicationChoice
 from ..approvals.models import ApprovalChain
 from ..catalogue.academic import label as year_label
 from ..catalogue.models import Agreement, AgreementStatus
-from ..catalogue.operations import ValidationFailed
 from ..core import audit
 from ..core.database import utcnow
 from ..core.errors import DomainError
 from ..core.i18n import valid_timezone
+from ..core.validation import ValidationFailed, clean_text
 from ..extensions import db
 from .models import Call, CallOffering, CallStatus, DocumentKind, Term
 
@@ -76,11 +76,6 @@ def shift_one_year(moment: datetime | None, zone: str) -> datetime | None:
 # --- call settings ---------------------------------------------------------------------------
 
 
-def _clean(value, limit=None):
-    value = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", (value or "").strip())
-    return value[:limit] if limit else value
-
-
 def _whole(value, field_name, problems, message):
     if value is None or str(value).strip() == "":
         return None
@@ -120,7 +115,7 @@ class CallData:
     def normalised(self):
         """(values to store, problems [(field, message)])."""
         problems = []
-        title = _clean(self.title)
+        title = clean_text(self.title)
         if not title:
             problems.append(("title", _l("Enter a title for the call.")))
         elif len(title) > 200:
@@ -142,7 +137,7 @@ class CallData:
         except ValueError:
             problems.append(("term", _l("Choose the term.")))
             term = Term.FULL_YEAR
-        zone = _clean(self.timezone, 64)
+        zone = clean_text(self.timezone, 64)
         if not zone or not valid_timezone(zone):
             problems.append(
                 ("timezone", _l("“%(zone)s” is not a known time zone.", zone=zone[:64]))
@@ -178,7 +173,7 @@ class CallData:
             "title": title[:200],
             "academic_year": year,
             "term": term,
-            "description": _clean(self.description) or None,
+            "description": clean_text(self.description) or None,
             "timezone": zone,
             **dates,
             "max_choices": choices,

@@ -12,6 +12,7 @@ from ..accounts.models import CEFR
 from ..core import audit, uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError
+from ..core.validation import ValidationFailed, clean_text
 from ..extensions import db
 from . import reference
 from .models import (
@@ -26,20 +27,6 @@ from .models import (
 
 DOMAIN_RE = re.compile(r"^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 URL_RE = re.compile(r"^https?://[^\s/$.?#].[^\s]*$", re.IGNORECASE)
-
-
-class ValidationFailed(DomainError):
-    """Several problems at once: [(field, message)]."""
-
-    def __init__(self, problems):
-        super().__init__(problems[0][1], problems[0][0])
-        self.problems = problems
-
-
-def _clean(value, limit=None):
-    value = (value or "").strip()
-    value = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", value)  # control characters
-    return value[:limit] if limit else value
 
 
 @dataclass
@@ -59,7 +46,7 @@ class PartnerData:
     def normalised(self):
         """(cleaned values, problems). Values are what would be stored."""
         problems = []
-        name = _clean(self.name)
+        name = clean_text(self.name)
         if not name:
             problems.append(("name", _l("Enter the partner's name.")))
         elif len(name) > 255:
@@ -71,16 +58,16 @@ class PartnerData:
                     "country",
                     _l(
                         "“%(value)s” is not an ISO 3166 country code.",
-                        value=_clean(self.country, 40),
+                        value=clean_text(self.country, 40),
                     ),
                 )
             )
-        website = _clean(self.website)
+        website = clean_text(self.website)
         if website and not URL_RE.match(website):
             problems.append(("website", _l("The website must start with http:// or https://.")))
         domains = []
         for raw in [self.hei_id, *self.domains]:
-            domain = _clean(raw).lower().removeprefix("www.") if raw else ""
+            domain = clean_text(raw).lower().removeprefix("www.") if raw else ""
             if not domain:
                 continue
             if not DOMAIN_RE.match(domain):
@@ -96,29 +83,34 @@ class PartnerData:
                 problems.append(
                     (
                         "languages",
-                        _l("“%(value)s” is not an ISO 639-1 language code.", value=_clean(raw, 20)),
+                        _l(
+                            "“%(value)s” is not an ISO 639-1 language code.",
+                            value=clean_text(raw, 20),
+                        ),
                     )
                 )
             elif code not in languages:
                 languages.append(code)
         try:
-            status = PartnerStatus(_clean(self.status).lower() or "active")
+            status = PartnerStatus(clean_text(self.status).lower() or "active")
         except ValueError:
             problems.append(("status", _l("The status must be active or inactive.")))
             status = PartnerStatus.ACTIVE
-        hei_id = _clean(self.hei_id).lower().removeprefix("www.") or (domains[0] if domains else "")
+        hei_id = clean_text(self.hei_id).lower().removeprefix("www.") or (
+            domains[0] if domains else ""
+        )
         values = {
             "name": name[:255],
             "name_key": name.lower()[:255],
-            "name_native": _clean(self.name_native, 255) or None,
+            "name_native": clean_text(self.name_native, 255) or None,
             "country": country,
-            "city": _clean(self.city, 120) or None,
-            "region": _clean(self.region, 120) or None,
+            "city": clean_text(self.city, 120) or None,
+            "region": clean_text(self.region, 120) or None,
             "website": website[:255] or None,
             "hei_id": hei_id or None,
             "domains": " ".join(domains)[:1000],
             "languages": " ".join(languages),
-            "description": _clean(self.description) or None,
+            "description": clean_text(self.description) or None,
             "status": status,
         }
         if len(values["domains"]) >= 1000:
@@ -202,18 +194,18 @@ def set_partner_status(partner, status: PartnerStatus, *, actor):
 
 
 def add_contact(partner, *, name, role, email, phone, actor):
-    name = _clean(name, 200)
+    name = clean_text(name, 200)
     if not name:
         raise DomainError(_l("Enter the contact's name."), "name")
-    email = _clean(email, 254) or None
+    email = clean_text(email, 254) or None
     if email and ("@" not in email or " " in email):
         raise DomainError(_l("Enter a valid e-mail address."), "email")
     contact = PartnerContact(
         partner=partner,
         name=name,
-        role=_clean(role, 200) or None,
+        role=clean_text(role, 200) or None,
         email=email,
-        phone=_clean(phone, 64) or None,
+        phone=clean_text(phone, 64) or None,
     )
     db.session.add(contact)
     db.session.flush()
@@ -309,7 +301,7 @@ def normalise_agreement(data: AgreementData):
         problems.append(("degree_levels", _l("Choose at least one degree level.")))
     subjects = []
     for code in data.subject_areas or []:
-        code = _clean(code)
+        code = clean_text(code)
         if code not in reference.isced_fields():
             problems.append(
                 ("subject_areas", _l("“%(value)s” is not an ISCED-F 2013 code.", value=code[:20]))
@@ -323,7 +315,7 @@ def normalise_agreement(data: AgreementData):
                 "language",
                 _l(
                     "“%(value)s” is not an ISO 639-1 language code.",
-                    value=_clean(data.language, 20),
+                    value=clean_text(data.language, 20),
                 ),
             )
         )
@@ -351,7 +343,7 @@ def normalise_agreement(data: AgreementData):
     values = {
         "type": kind,
         "status": status,
-        "code": _clean(data.code, 64) or None,
+        "code": clean_text(data.code, 64) or None,
         "first_academic_year": first,
         "last_academic_year": last,
         "places_per_year": places,
@@ -366,7 +358,7 @@ def normalise_agreement(data: AgreementData):
         "language_rank": CEFR_RANK[level] if level else None,
         "min_gpa": gpa,
         "min_gpa_scale": scale,
-        "notes": _clean(data.notes) or None,
+        "notes": clean_text(data.notes) or None,
     }
     return values, problems
 
@@ -438,7 +430,7 @@ def save_agreement(agreement, partner, data: AgreementData, *, units, actor):
 def terminate_agreement(agreement, *, reason, actor):
     if agreement.status is AgreementStatus.TERMINATED:
         return False
-    reason = _clean(reason, 500)
+    reason = clean_text(reason, 500)
     if not reason:
         raise DomainError(_l("Give the reason for terminating the agreement."), "reason")
     before = agreement.status.value

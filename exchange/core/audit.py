@@ -60,6 +60,17 @@ def record(action, obj=None, *, actor=None, details=None, object_type=None, obje
     return event_row
 
 
+def history(obj, *, limit, action_prefix=None):
+    """The newest audit events about `obj` (newest first), optionally only those whose
+    action starts with `action_prefix` ("profile.")."""
+    stmt = sa.select(AuditEvent).where(
+        AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == str(obj.id)
+    )
+    if action_prefix:
+        stmt = stmt.where(AuditEvent.action.startswith(action_prefix, autoescape=True))
+    return db.session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit)).all()
+
+
 # What histories show instead of raw keys ("call.offerings_changed", "full_year"). Core knows
 # no feature: the features' words are registered from above (see notifications.history).
 ACTION_LABELS: dict = {}

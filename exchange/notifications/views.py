@@ -16,9 +16,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..accounts.models import Role, User
-from ..admin.forms import ConfirmForm
 from ..applications.models import Application
 from ..core.database import utcnow
+from ..core.forms import ConfirmForm
 from ..core.params import page_number, whole
 from ..core.security import roles_required, safe_redirect_target
 from ..extensions import db
@@ -29,7 +29,7 @@ from .models import Notification
 
 bp = Blueprint("notifications", __name__)
 PER_PAGE = 30
-STAFF = (Role.COORDINATOR, Role.ADMIN)
+STAFF = Role.STAFF
 
 
 def unread_notifications():
