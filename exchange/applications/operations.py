@@ -19,6 +19,7 @@ from ..core.errors import DomainError, NotAllowed
 from ..core.validation import ValidationFailed, clean_text
 from ..extensions import db
 from ..students import profiles
+from . import signals
 from .models import (
     EDITABLE,
     WITHDRAWABLE,
@@ -435,9 +436,6 @@ def submit_application(application, *, actor, now=None):
                     why=" ".join(str(w) for w in why),
                 )
             )
-    from ..approvals.operations import start_chain
-    from ..notifications.events import application_data, notify
-
     resubmission = application.status is ApplicationStatus.RETURNED
     application.submitted_at = utcnow()
     application.profile_snapshot = profiles.snapshot(application.student)
@@ -447,14 +445,7 @@ def submit_application(application, *, actor, now=None):
         actor=actor,
         action="resubmitted" if resubmission else "submitted",
     )
-    steps = start_chain(application, actor=actor)
-    notify(
-        "application.submitted",
-        [application.student],
-        obj=application,
-        data=application_data(application),
-        key=f"application-{application.id}-submitted-r{steps[0].round}",
-    )
+    signals.submitted.send(application, actor=actor)  # approvals starts the chain
     return application
 
 
@@ -466,34 +457,11 @@ def withdraw_application(application, reason, *, actor):
     reason = clean_text(reason, 1000)
     if not reason:
         raise DomainError(_l("Give a reason for withdrawing."), "reason")
-    from ..approvals.operations import approvers_of, cancel_open_steps, current_step
-    from ..notifications.events import application_data, notify
-
-    waiting = current_step(application)
-    # Those it was waiting on are told it no longer needs them (never the student).
-    told = [u for u in approvers_of(waiting) if u.id != application.student_id] if waiting else []
-    cancel_open_steps(application)
+    # Approvals cancels the open steps (and tells those it was waiting on) first.
+    signals.withdrawn.send(application, actor=actor, reason=reason)
     _transition(
         application, ApplicationStatus.WITHDRAWN, actor=actor, action="withdrawn", comment=reason
     )
-    notify(
-        "application.withdrawn",
-        told,
-        obj=application,
-        data=application_data(application, reason=reason),
-        key=f"application-{application.id}-withdrawn",
-    )
-
-
-def return_for_changes(application, comment, *, actor):
-    """Return the application to the student: the decision "return" on its current step."""
-    from ..approvals.models import Decision
-    from ..approvals.operations import current_step, decide_step
-
-    step = current_step(application)
-    if step is None:
-        raise DomainError(_l("Only an application under review can be returned for changes."))
-    return decide_step(step, Decision.RETURN, comment, actor=actor)
 
 
 def can_review(user, application) -> bool:
@@ -512,9 +480,7 @@ def can_view(user, application) -> bool:
         return True
     if user.has_role(Role.ADVISOR) and can_review(user, application):
         return True
-    from ..approvals.operations import decider_for
-
-    return any(decider_for(user, step)[0] for step in application.steps)
+    return any(allowed for _receiver, allowed in signals.viewer_check.send(application, user=user))
 
 
 def offerings_of(call_id):

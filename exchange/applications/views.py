@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from ..approvals import operations as approval_ops
 from ..approvals.queue import review_of
 from ..calls.models import Call, DocumentKind
 from ..catalogue.eligibility import reasons
@@ -312,7 +313,9 @@ def return_for_changes(application_id):
         flash(_("Say what the student should change."), "danger")
     else:
         run_and_flash(
-            lambda: ops.return_for_changes(application, form.comment.data, actor=current_user),
+            lambda: approval_ops.return_for_changes(
+                application, form.comment.data, actor=current_user
+            ),
             _("The application is returned to the student."),
         )
     return _back(application)

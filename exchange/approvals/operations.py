@@ -13,13 +13,15 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from ..accounts.models import Role, UnitFunction, UnitMembership, User, UserRole
+from ..applications import signals as application_signals
 from ..applications.models import ApplicationEvent, ApplicationStatus
+from ..applications.operations import can_view
 from ..core import audit
 from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
 from ..core.validation import clean_text
 from ..extensions import db
-from ..notifications import events
+from . import signals
 from .models import (
     DECIDED,
     ApplicationStep,
@@ -31,30 +33,6 @@ from .models import (
 )
 
 COMMENT_LIMIT = 2000
-
-# Titles are formatted when shown, in the reader's language; each names the call.
-events.declare(
-    "application.submitted",
-    "application_submitted",
-    _l("Your application to %(call)s is submitted"),
-)
-events.declare(
-    "step.waiting",
-    "step_waiting",
-    _l("The application of %(student)s to %(call)s waits for your decision"),
-)
-events.declare("step.decided", "step_decided", _l("%(step)s: %(decision)s — %(call)s"))
-events.declare(
-    "application.returned",
-    "application_returned",
-    _l("Your application to %(call)s was returned for changes"),
-)
-events.declare(
-    "application.approved", "application_approved", _l("Your application to %(call)s is approved")
-)
-events.declare(
-    "application.rejected", "application_rejected", _l("Your application to %(call)s is rejected")
-)
 
 
 @dataclass(frozen=True)
@@ -165,14 +143,7 @@ def _activate(step, application, now):
     step.due_at = now + timedelta(days=step.time_limit_days)
     db.session.flush()
     context = {"application": application, "step": step}
-    events.notify(
-        "step.waiting",
-        [u for u in approvers_of(step) if u.id != application.student_id],
-        obj=application,
-        data=events.application_data(application, step),
-        key=f"step-{step.id}",
-        context=context,
-    )
+    signals.step_activated.send(step, application=application, context=context)
 
 
 def start_chain(application, *, actor, now=None):
@@ -401,9 +372,9 @@ def _set_status(application, status, actor, action, comment, now):
     )
 
 
-ENDINGS = {  # decision -> (status, timeline action, notification kind)
-    Decision.RETURN: (ApplicationStatus.RETURNED, "returned", "application.returned"),
-    Decision.REJECT: (ApplicationStatus.REJECTED, "rejected", "application.rejected"),
+ENDINGS = {  # decision -> (status, timeline action and outcome)
+    Decision.RETURN: (ApplicationStatus.RETURNED, "returned"),
+    Decision.REJECT: (ApplicationStatus.REJECTED, "rejected"),
 }
 
 
@@ -411,41 +382,34 @@ def _move_on(step, application, decision, comment, actor, now):
     context = {"application": application, "step": step, "comment": comment}
     if decision is Decision.RETURN or (decision is Decision.REJECT and step.rejection_ends):
         # One event, one message: the ending says it all (no "step decided" besides it).
-        status, action, kind = ENDINGS[decision]
+        status, action = ENDINGS[decision]
         _cancel_rest(step)
         _set_status(application, status, actor, action, comment, now)
-        events.notify(
-            kind,
-            [application.student],
-            obj=application,
-            data=events.application_data(application, step),
-            key=f"step-{step.id}-{action}",
-            context=context,
-        )
+        _decided(step, application, decision, action, context)
         return
     following = _next_pending(step)
     if following is not None:
         if application.status is ApplicationStatus.SUBMITTED:
             _set_status(application, ApplicationStatus.IN_REVIEW, actor, "in_review", None, now)
-        events.notify(
-            "step.decided",
-            [application.student],
-            obj=application,
-            data=events.application_data(application, step, decision=decision.value),
-            key=f"step-{step.id}-decided",
-            context=context,
-        )
+        _decided(step, application, decision, "decided", context)
         _activate(following, application, now)
         return
     _set_status(application, ApplicationStatus.APPROVED, actor, "approved", None, now)
-    events.notify(
-        "application.approved",
-        [application.student],
-        obj=application,
-        data=events.application_data(application, step),
-        key=f"application-{application.id}-approved-r{step.round}",
-        context=context,
+    _decided(step, application, decision, "approved", context)
+
+
+def _decided(step, application, decision, outcome, context):
+    signals.step_decided.send(
+        step, application=application, decision=decision, outcome=outcome, context=context
     )
+
+
+def return_for_changes(application, comment, *, actor):
+    """Return the application to the student: the decision "return" on its current step."""
+    step = current_step(application)
+    if step is None:
+        raise DomainError(_l("Only an application under review can be returned for changes."))
+    return decide_step(step, Decision.RETURN, comment, actor=actor)
 
 
 @dataclass
@@ -479,8 +443,6 @@ def approve_many(step_ids, comment, *, actor, now=None):
 
 def add_note(application, text, *, actor):
     """An internal note: staff and approvers see it, the student never does."""
-    from ..applications.operations import can_view
-
     if application.student_id == actor.id or not can_view(actor, application):
         raise NotAllowed(_l("Only staff and approvers of this application can add notes."))
     text = clean_text(text, COMMENT_LIMIT)
@@ -575,3 +537,28 @@ def end_substitution(row, *, actor, today=None):
     audit.record("approval.substitute_removed", row, actor=actor, details=details)
     db.session.delete(row)
     return None
+
+
+# --- what approvals does when applications change (connected by init_app) -----------------
+
+
+def _on_submitted(application, *, actor, **_):
+    steps = start_chain(application, actor=actor)
+    signals.chain_started.send(application, steps=steps, actor=actor)
+
+
+def _on_withdrawn(application, *, reason, **_):
+    waiting = current_step(application)
+    waiting_on = approvers_of(waiting) if waiting else []
+    cancel_open_steps(application)
+    signals.review_cancelled.send(application, waiting_on=waiting_on, reason=reason)
+
+
+def _approver_may_view(application, *, user, **_):
+    return any(decider_for(user, step)[0] for step in application.steps)
+
+
+def init_app(app):
+    application_signals.submitted.connect(_on_submitted)
+    application_signals.withdrawn.connect(_on_withdrawn)
+    application_signals.viewer_check.connect(_approver_may_view)

@@ -23,6 +23,7 @@ from ..core.errors import DomainError
 from ..core.i18n import valid_timezone
 from ..core.validation import ValidationFailed, clean_text
 from ..extensions import db
+from . import signals
 from .models import Call, CallOffering, CallStatus, DocumentKind, Term
 
 __all__ = ["ValidationFailed"]
@@ -654,27 +655,9 @@ def _move(old, new, condition, now):
 
 
 def _announce(call):
-    """Tell the students that a call has opened (in the same transaction as the opening)."""
-    from ..accounts.models import Role, User, UserRole
-    from ..notifications.events import deadline_data, notify
-
-    students = db.session.scalars(
-        sa.select(User)
-        .join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role == Role.STUDENT, User.active.is_(True))
-        .order_by(User.id)
-    ).all()
-    notify(
-        "call.opened",
-        students,
-        obj=call,
-        data={
-            "call": call.title,
-            "path": f"/calls/{call.id}",
-            **deadline_data(call.closes_at, call.timezone),
-        },
-        key=f"call-{call.id}-opened",
-    )
+    """Let the packages above react to the opening (notifications tells the students), in
+    the same transaction as the opening."""
+    signals.opened.send(call)
 
 
 def advance_calls(now: datetime):
