@@ -21,6 +21,7 @@ from ..core.views import run_and_flash
 from ..extensions import db
 from ..mail.delivery import resend, stale_claim_age
 from ..mail.models import MailStatus, OutboxMail
+from ..main.queries import students_per_unit
 from .forms import UnitForm, UserForm
 
 bp = Blueprint("admin", __name__)
@@ -156,8 +157,6 @@ def user_invite(user_id):
 @bp.get("/units")
 @roles_required(Role.ADMIN)
 def units():
-    from ..main.queries import students_per_unit
-
     return render_template("admin/units.html", rows=students_per_unit())
 
 

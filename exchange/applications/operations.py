@@ -20,6 +20,7 @@ from ..core.validation import ValidationFailed, clean_text
 from ..extensions import db
 from ..students import profiles
 from . import signals
+from .labels import DOCUMENT_LABELS
 from .models import (
     EDITABLE,
     WITHDRAWABLE,
@@ -390,8 +391,6 @@ class ChecklistItem:
 
 def checklist(application) -> list[ChecklistItem]:
     """What the student must still provide before they can submit."""
-    from .labels import DOCUMENT_LABELS
-
     items = [
         ChecklistItem("choices", _l("At least one ranked choice"), bool(application.choices)),
         ChecklistItem(

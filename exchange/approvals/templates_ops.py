@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from ..accounts.models import Role, UnitFunction, User, UserRole
+from ..calls.models import Call
 from ..core import audit
 from ..core.validation import ValidationFailed, clean_text
 from ..extensions import db
@@ -356,8 +357,6 @@ def chains_with_usage(*, active_only=False):
 
 def calls_using(chain_id=None):
     """{chain id: number of calls using it}."""
-    from ..calls.models import Call
-
     query = (
         sa.select(Call.approval_chain_id, sa.func.count())
         .where(Call.approval_chain_id.is_not(None))

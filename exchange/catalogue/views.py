@@ -12,6 +12,7 @@ from ..core.views import run_and_flash
 from ..extensions import db
 from . import fragments, queries
 from . import operations as ops
+from .academic import current_academic_year
 from .eligibility import StudentFacts, reasons
 from .forms import AgreementForm, ContactForm, DocumentForm, PartnerForm, TerminateForm
 from .models import Agreement, Partner, PartnerContact, PartnerStatus
@@ -223,8 +224,6 @@ def agreement_edit(partner_id, agreement_id):
     units = _units()
     form = AgreementForm(units=units)
     if request.method == "GET":
-        from .academic import current_academic_year
-
         if agreement is None:
             year = current_academic_year()
             form.process(
