@@ -123,9 +123,10 @@ def start_application(call: Call, student, *, now=None):
         gpa=profile.gpa if profile else None,
         gpa_scale=profile.gpa_scale if profile else Decimal("4.00"),
     )
-    best = {}
+    best: dict[str, tuple[CEFR, str | None]] = {}
     for result in profile.language_results if profile else []:
-        if CEFR_RANK[result.level] > CEFR_RANK.get(best.get(result.language, (None,))[0], 0):
+        held = best.get(result.language)
+        if held is None or CEFR_RANK[result.level] > CEFR_RANK[held[0]]:
             best[result.language] = (result.level, result.test_name)
     application.languages = [
         ApplicationLanguage(language=code, level=level, test_name=test or "")

@@ -8,6 +8,7 @@ event and the notifications in the caller's transaction."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -294,7 +295,7 @@ def decide_step(step, decision: Decision, comment, *, actor, now=None):
         )
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if cast(sa.CursorResult, result).rowcount != 1:  # an UPDATE's result has a rowcount
         # A new statement sees what the other transaction committed (READ COMMITTED).
         decided_by, decided = db.session.execute(
             sa.select(User.name, ApplicationStep.decision)
@@ -306,7 +307,9 @@ def decide_step(step, decision: Decision, comment, *, actor, now=None):
             _l(
                 "%(who)s already decided this step (%(decision)s); your decision was not recorded.",
                 who=decided_by or _l("Someone else"),
-                decision=DECISION_LABELS.get(decided, _l("cancelled")),
+                decision=DECISION_LABELS.get(decided, _l("cancelled"))
+                if decided
+                else _l("cancelled"),
             )
         )
     db.session.refresh(step)

@@ -67,6 +67,7 @@ def shift_one_year(moment: datetime | None, zone: str) -> datetime | None:
     if moment is None:
         return None
     local = utc_to_local(moment, zone)
+    assert local is not None  # moment is not None
     try:
         later = local.replace(year=local.year + 1)
     except ValueError:
@@ -268,8 +269,13 @@ def _diff(before, after):
 
 
 def application_count(call) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Application).where(Application.call_id == call.id)
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Application)
+            .where(Application.call_id == call.id)
+        )
+        or 0
     )
 
 

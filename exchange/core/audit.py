@@ -15,7 +15,7 @@ from .database import UTCDateTime, utcnow
 from .i18n import format_moment
 
 
-class AuditEvent(db.Model):
+class AuditEvent(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy builds db.Model
     __tablename__ = "audit_events"
     __table_args__ = (sa.Index("ix_audit_events_object", "object_type", "object_id"),)
 

@@ -1,7 +1,7 @@
 """Interface language and time zone: the user's preference, then the browser, then the default."""
 
 import functools
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 from babel import Locale
@@ -96,7 +96,7 @@ TIME_SKELETON = "Hm"
 
 def utc_offset(moment: datetime, zone: str) -> str:
     """ "UTC+08:00" for `moment` in `zone` (the offset changes with daylight saving time)."""
-    offset = moment.astimezone(ZoneInfo(zone)).utcoffset()
+    offset = moment.astimezone(ZoneInfo(zone)).utcoffset() or timedelta(0)
     minutes = int(offset.total_seconds() // 60)
     sign = "+" if minutes >= 0 else "-"
     return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
@@ -151,10 +151,11 @@ def format_filesize(size) -> str:
         return ""
     if size < 1024:
         return gettext("%(n)s bytes", n=format_decimal(size))
-    for unit in ("kB", "MB", "GB"):
+    for unit in ("kB", "MB"):
         size /= 1024
-        if size < 1024 or unit == "GB":
+        if size < 1024:
             return f"{format_decimal(round(size, 1))} {unit}"
+    return f"{format_decimal(round(size / 1024, 1))} GB"
 
 
 def init_app(app):
