@@ -267,20 +267,26 @@ def _decimal(value, field_name, problems, label):
     return number
 
 
-def normalise_agreement(data: AgreementData):
-    problems = []
+def _agreement_type(data, problems):
     try:
-        kind = AgreementType(data.type)
+        return AgreementType(data.type)
     except ValueError:
         problems.append(("type", _l("Choose the type of agreement.")))
-        kind = None
+        return None
+
+
+def _agreement_status(data, problems):
     try:
         status = AgreementStatus(data.status)
-        if status is AgreementStatus.EXPIRED:
-            raise ValueError
+        if status is not AgreementStatus.EXPIRED:  # expiry is the beat's, never a choice
+            return status
     except ValueError:
-        problems.append(("status", _l("The status must be draft, active or terminated.")))
-        status = AgreementStatus.DRAFT
+        pass
+    problems.append(("status", _l("The status must be draft, active or terminated.")))
+    return AgreementStatus.DRAFT
+
+
+def _academic_years(data, problems):
     first = _int(data.first_academic_year, "first_academic_year", problems, _l("First year"))
     last = _int(data.last_academic_year, "last_academic_year", problems, _l("Last year"))
     for name, year in (("first_academic_year", first), ("last_academic_year", last)):
@@ -290,15 +296,31 @@ def normalise_agreement(data: AgreementData):
         problems.append(
             ("last_academic_year", _l("The last academic year cannot come before the first."))
         )
+    return first, last
+
+
+def _places(data, problems):
     places = _int(data.places_per_year, "places_per_year", problems, _l("Places"))
     if places is not None and not 0 <= places <= 10_000:
         problems.append(("places_per_year", _l("Places must be between 0 and 10000.")))
+    return places
+
+
+def _months(data, problems):
     months = _int(data.months_per_mobility, "months_per_mobility", problems, _l("Months"))
     if months is not None and not 1 <= months <= 60:
         problems.append(("months_per_mobility", _l("Months must be between 1 and 60.")))
+    return months
+
+
+def _degree_levels(data, problems):
     levels = set(data.degree_levels or [])
     if not levels or not levels <= {"bachelor", "master", "doctoral"}:
         problems.append(("degree_levels", _l("Choose at least one degree level.")))
+    return levels
+
+
+def _subject_areas(data, problems):
     subjects = []
     for code in data.subject_areas or []:
         code = clean_text(code)
@@ -308,6 +330,10 @@ def normalise_agreement(data: AgreementData):
             )
         elif code not in subjects:
             subjects.append(code)
+    return subjects
+
+
+def _language(data, problems):
     language = reference.normalise_language(data.language) if data.language else None
     if data.language and language is None:
         problems.append(
@@ -319,16 +345,20 @@ def normalise_agreement(data: AgreementData):
                 ),
             )
         )
-    level = None
-    if data.language_level:
-        try:
-            level = CEFR(str(data.language_level).upper())
-        except ValueError:
-            problems.append(("language_level", _l("The level must be a CEFR level A1 to C2.")))
-    if (language is None) != (level is None) and not problems:
-        problems.append(
-            ("language_level", _l("Give both the language and its CEFR level, or neither."))
-        )
+    return language
+
+
+def _language_level(data, problems):
+    if not data.language_level:
+        return None
+    try:
+        return CEFR(str(data.language_level).upper())
+    except ValueError:
+        problems.append(("language_level", _l("The level must be a CEFR level A1 to C2.")))
+        return None
+
+
+def _gpa(data, problems):
     scale = _decimal(data.min_gpa_scale, "min_gpa_scale", problems, _l("GPA scale")) or Decimal(4)
     if scale <= 0 or scale > 100:
         problems.append(("min_gpa_scale", _l("The GPA scale must be between 0 and 100.")))
@@ -340,6 +370,27 @@ def normalise_agreement(data: AgreementData):
                 _l("The minimum GPA must lie between 0 and the scale (%(scale)s).", scale=scale),
             )
         )
+    return gpa, scale
+
+
+def normalise_agreement(data: AgreementData):
+    """The agreement's column values from `data`, and the problems found, field by field in
+    the order of the form."""
+    problems: list = []
+    kind = _agreement_type(data, problems)
+    status = _agreement_status(data, problems)
+    first, last = _academic_years(data, problems)
+    places = _places(data, problems)
+    months = _months(data, problems)
+    levels = _degree_levels(data, problems)
+    subjects = _subject_areas(data, problems)
+    language = _language(data, problems)
+    level = _language_level(data, problems)
+    if (language is None) != (level is None) and not problems:
+        problems.append(
+            ("language_level", _l("Give both the language and its CEFR level, or neither."))
+        )
+    gpa, scale = _gpa(data, problems)
     values = {
         "type": kind,
         "status": status,
