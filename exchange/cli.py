@@ -127,8 +127,7 @@ def seed_demo():
 
     partners = seed_demo_catalogue()
 
-    seed_demo_chain()
-    seed_demo_calls()
+    seed_demo_calls(seed_demo_chain())
     db.session.commit()
     click.echo(
         f"demo data ready: {len(units)} units, {created} new users, {partners} new partners "
