@@ -6,8 +6,34 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import config_for
+from worker.celery_app import init_celery
 
+from . import models  # noqa: F401 - every table is known to SQLAlchemy and Alembic
+from .accounts import labels as accounts_labels
+from .admin.views import bp as admin_bp
+from .applications.staff_views import bp as applications_staff_bp
+from .applications.views import bp as applications_bp
+from .approvals import operations as approvals_operations
+from .approvals.chain_views import bp as chains_bp
+from .approvals.substitute_views import bp as substitutes_bp
+from .approvals.views import bp as approvals_bp
+from .auth.views import bp as auth_bp
+from .calls.views import bp as calls_bp
+from .catalogue import labels as catalogue_labels
+from .catalogue.cli import partners_cli
+from .catalogue.io_views import bp as catalogue_io_bp
+from .catalogue.views import bp as catalogue_bp
+from .cli import seed_cli, users_cli
+from .core import audit, errors, fragments, i18n, params, security
+from .core.database import configure_engine
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .mail import dispatch
+from .main.views import bp as main_bp
+from .notifications import receivers as notification_receivers
+from .notifications.views import bp as notifications_bp
+from .students.cli import students_cli
+from .students.roster_views import bp as roster_bp
+from .students.views import bp as students_bp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,10 +65,6 @@ def create_app(config=None, **overrides):
 
 
 def register_extensions(app):
-    from . import models  # noqa: F401 - every table is known to SQLAlchemy and Alembic
-    from .core import fragments, i18n, params, security
-    from .core.database import configure_engine
-
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
@@ -51,36 +73,23 @@ def register_extensions(app):
     limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     i18n.init_app(app)
+    audit.init_app(app)
+    # Features fill the template namespace with their own labels; core names none of them.
+    accounts_labels.init_app(app)
+    catalogue_labels.init_app(app)
     fragments.init_app(app)
     login_manager.init_app(app)
     security.init_app(app)
     params.init_app(app)
 
-    from worker.celery_app import init_celery
-
     init_celery(app)
-
-    from .mail import dispatch
-
     dispatch.init_app(app)
+    # The lower packages' signals reach the higher ones (connecting twice is harmless).
+    approvals_operations.init_app(app)
+    notification_receivers.init_app(app)
 
 
 def register_blueprints(app):
-    from .admin.views import bp as admin_bp
-    from .applications.staff_views import bp as applications_staff_bp
-    from .applications.views import bp as applications_bp
-    from .approvals.chain_views import bp as chains_bp
-    from .approvals.substitute_views import bp as substitutes_bp
-    from .approvals.views import bp as approvals_bp
-    from .auth.views import bp as auth_bp
-    from .calls.views import bp as calls_bp
-    from .catalogue.io_views import bp as catalogue_io_bp
-    from .catalogue.views import bp as catalogue_bp
-    from .main.views import bp as main_bp
-    from .notifications.views import bp as notifications_bp
-    from .students.roster_views import bp as roster_bp
-    from .students.views import bp as students_bp
-
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
@@ -98,16 +107,10 @@ def register_blueprints(app):
 
 
 def register_errorhandlers(app):
-    from .core.errors import init_app
-
-    init_app(app)
+    errors.init_app(app)
 
 
 def register_commands(app):
-    from .catalogue.cli import partners_cli
-    from .cli import seed_cli, users_cli
-    from .students.cli import students_cli
-
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_cli)
     app.cli.add_command(partners_cli)

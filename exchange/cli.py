@@ -4,6 +4,7 @@ import sys
 from decimal import Decimal
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from .accounts import operations as ops
@@ -17,6 +18,9 @@ from .accounts.models import (
     UnitFunction,
     UnitKind,
 )
+from .approvals.demo import seed_demo_chain
+from .calls.demo import seed_demo_calls
+from .catalogue.demo import seed_demo_catalogue
 from .core.errors import DomainError
 from .extensions import db
 
@@ -83,8 +87,6 @@ DEMO_USERS = [
 @seed_cli.command("demo")
 def seed_demo():
     """Load demo units and one user per role (idempotent; never run in production)."""
-    from flask import current_app
-
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException("demo data is never loaded in production")
     units = {}
@@ -122,14 +124,10 @@ def seed_demo():
                 ],
             )
         created += 1
-    from .catalogue.demo import seed_demo_catalogue
 
     partners = seed_demo_catalogue()
-    from .approvals.demo import seed_demo_chain
-    from .calls.demo import seed_demo_calls
 
-    seed_demo_chain()
-    seed_demo_calls()
+    seed_demo_calls(seed_demo_chain())
     db.session.commit()
     click.echo(
         f"demo data ready: {len(units)} units, {created} new users, {partners} new partners "

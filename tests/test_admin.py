@@ -43,6 +43,20 @@ def test_users_list_searches_and_filters(app):
     assert "No users match" in html
 
 
+def test_users_search_takes_percent_and_underscore_literally_and_finds_student_numbers(app):
+    client, _ = admin_client(app)
+    UserFactory(name="Dora Dash", email="dora@example.edu")
+    UserFactory(name="Ed 100% Sure", email="ed_sure@example.edu")
+    pupil = student(name="Fay Number")
+
+    html = client.get("/admin/users?q=_").get_data(as_text=True)
+    assert "Ed 100% Sure" in html and "Dora Dash" not in html
+    html = client.get("/admin/users?q=100%25").get_data(as_text=True)
+    assert "Ed 100% Sure" in html and "Dora Dash" not in html
+    html = client.get(f"/admin/users?q={pupil.profile.student_number.lower()}")
+    assert "Fay Number" in html.get_data(as_text=True)
+
+
 def test_users_list_paginates_and_keeps_filters(app):
     client, _ = admin_client(app)
     for i in range(30):

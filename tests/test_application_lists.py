@@ -29,7 +29,7 @@ from .factories import (
     coordinator,
     student,
 )
-from .test_catalogue import StatementCounter
+from .statements import StatementCounter
 
 S = ApplicationStatus
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)

@@ -18,6 +18,7 @@ from exchange.applications.models import (
     ApplicationStatus,
     Document,
 )
+from exchange.approvals.operations import return_for_changes
 from exchange.calls.models import DocumentKind
 from exchange.catalogue.eligibility import reasons
 from exchange.catalogue.models import AgreementType
@@ -257,10 +258,10 @@ def test_return_resubmit_and_timeline(setting):
     ops.submit_application(application, actor=s)
     staff = coordinator()
     with pytest.raises(DomainError, match="Give a comment"):
-        ops.return_for_changes(application, "   ", actor=staff)
+        return_for_changes(application, "   ", actor=staff)
     with pytest.raises(NotAllowed):
-        ops.return_for_changes(application, "no", actor=student())
-    ops.return_for_changes(application, "Add your C1 certificate.", actor=staff)
+        return_for_changes(application, "no", actor=student())
+    return_for_changes(application, "Add your C1 certificate.", actor=staff)
     db.session.commit()
     assert application.status is ApplicationStatus.RETURNED
     # documents of the earlier submission stay; new ones can be removed again

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from exchange.accounts.models import CEFR, DegreeLevel, Role, StudentProfile, UnitFunction, User
+from exchange.accounts.models import CEFR, Role, UnitFunction, User
 from exchange.applications import operations as app_ops
 from exchange.applications.models import (
     ApplicationEvent,
@@ -19,8 +19,6 @@ from exchange.approvals import operations as ops
 from exchange.approvals import queue
 from exchange.approvals.models import (
     ApplicationStep,
-    ApprovalChain,
-    ApprovalStepTemplate,
     ApproverRule,
     Decision,
     RestartFrom,
@@ -36,8 +34,6 @@ from exchange.notifications.models import Notification
 from .conftest import CSRF_RE, client_for
 from .factories import (
     AgreementFactory,
-    ApplicationFactory,
-    CallFactory,
     OfferingFactory,
     PartnerFactory,
     UnitFactory,
@@ -46,54 +42,8 @@ from .factories import (
     coordinator,
     student,
 )
+from .helpers import current, make_call, submitted
 from .statements import StatementCounter, count_statements
-
-ADVISOR_THEN_OFFICE = [
-    ("Unit advisor", ApproverRule.UNIT_ADVISOR, {}),
-    ("International office", ApproverRule.INTERNATIONAL_OFFICE, {}),
-]
-_chains = iter(range(1, 10**6))
-
-
-def make_chain(steps, restart=RestartFrom.FIRST_STEP):
-    """A chain template: (name, rule, extra step fields) in order."""
-    chain = ApprovalChain(
-        name=f"Chain {next(_chains)}",
-        restart_from=restart,
-        steps=[
-            ApprovalStepTemplate(position=i, name=name, rule=rule, **extra)
-            for i, (name, rule, extra) in enumerate(steps, start=1)
-        ],
-    )
-    db.session.add(chain)
-    db.session.commit()
-    return chain
-
-
-def make_call(steps=ADVISOR_THEN_OFFICE, restart=RestartFrom.FIRST_STEP, **kwargs):
-    call = CallFactory(required_documents="", **kwargs)
-    OfferingFactory(call=call, agreement=AgreementFactory(partner=PartnerFactory(name="Alpha")))
-    OfferingFactory(call=call, agreement=AgreementFactory(partner=PartnerFactory(name="Beta")))
-    if steps is not None:
-        call.approval_chain = make_chain(steps, restart)
-    db.session.commit()
-    return call
-
-
-def submitted(call, unit=None, user=None, **student_fields):
-    """A submitted application of a (new) student of `unit` ranking the call's offerings."""
-    user = user or student(unit, **student_fields)
-    if user.profile is None:
-        user.profile = StudentProfile(degree_level=DegreeLevel.BACHELOR)
-    application = ApplicationFactory(call=call, student=user, choices=list(call.offerings))
-    app_ops.submit_application(application, actor=user)
-    db.session.commit()
-    return application
-
-
-def current(application):
-    db.session.refresh(application)
-    return ops.current_step(application)
 
 
 def latest(application):

@@ -29,7 +29,7 @@ from .factories import (
     coordinator,
     student,
 )
-from .test_catalogue import StatementCounter
+from .statements import StatementCounter
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from exchange.extensions import db
 
 from .conftest import csrf_token, login
 from .factories import PartnerFactory, coordinator
-from .test_catalogue_io import hidden, partners, run, upload
+from .helpers import hidden, partners, run, upload
 
 KEEP, OVERWRITE = importer.ImportMode.KEEP, importer.ImportMode.OVERWRITE
 

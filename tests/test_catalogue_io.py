@@ -18,6 +18,7 @@ from exchange.extensions import db
 
 from .conftest import csrf_token, login
 from .factories import AgreementFactory, PartnerFactory, coordinator, student
+from .helpers import hidden, partners, run, upload
 
 # ../shared/data beside the checkout (a worktree in /work/wt/<name> has it one level higher).
 WORLD = next(
@@ -29,20 +30,6 @@ WORLD = next(
     Path(__file__).resolve().parents[2] / "shared/data/world_universities.json",
 )
 HEADER = "name,country,city,website,hei_id,languages,status\n"
-
-
-def run(text, fmt="csv", dry_run=False, filename="partners.csv", mode=importer.ImportMode.KEEP):
-    content = text.encode("utf-8") if isinstance(text, str) else text
-    result = importer.import_file(
-        content, fmt, actor=None, filename=filename, dry_run=dry_run, mode=mode
-    )
-    if not dry_run and not result.problems:
-        db.session.commit()
-    return result
-
-
-def partners():
-    return db.session.scalars(sa.select(Partner).order_by(Partner.name_key)).all()
 
 
 def audit_actions():
@@ -320,19 +307,6 @@ def staff_client(app, tmp_path, monkeypatch):
     client = app.test_client()
     login(client, coordinator().email)
     return client
-
-
-def upload(client, content, filename="partners.csv"):
-    token = csrf_token(client, "/catalogue/import")
-    return client.post(
-        "/catalogue/import",
-        data={"csrf_token": token, "file": (io.BytesIO(content), filename)},
-        content_type="multipart/form-data",
-    )
-
-
-def hidden(html, name):
-    return re.search(rf'name="{name}" type="hidden" value="([^"]*)"', html).group(1)
 
 
 def test_upload_preview_then_confirm(app, staff_client):

@@ -21,7 +21,7 @@ from .factories import (
     coordinator,
     student,
 )
-from .test_approvals import make_call, make_chain, submitted
+from .helpers import make_call, make_chain, submitted
 
 OFFICE_ONLY = [("International office", ApproverRule.INTERNATIONAL_OFFICE, {})]
 

@@ -24,8 +24,8 @@ from worker.celery_app import celery_settings
 
 from .conftest import login
 from .factories import UserFactory, admin
+from .helpers import wait_for
 from .smtp import SMTPServer
-from .test_worker import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 

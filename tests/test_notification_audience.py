@@ -19,7 +19,7 @@ from exchange.notifications.models import Notification
 
 from .conftest import client_for
 from .factories import CallFactory, UnitFactory, UserFactory, admin, advisor, coordinator, student
-from .test_approvals import make_call, submitted
+from .helpers import make_call, submitted
 
 OFFICE_ONLY = [("International office", ApproverRule.INTERNATIONAL_OFFICE, {})]
 

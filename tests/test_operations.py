@@ -6,6 +6,8 @@ from alembic.command import check as alembic_check
 from flask_migrate import Migrate  # noqa: F401 - the extension provides the alembic config
 
 from exchange.accounts.models import Role, Unit, User
+from exchange.catalogue.models import AgreementStatus
+from exchange.catalogue.operations import AgreementData, normalise_agreement
 from exchange.core import audit
 from exchange.core.audit import AuditEvent
 from exchange.extensions import db
@@ -202,3 +204,43 @@ def test_audit_details_read_as_changes():
     )
     # Field names in words (registered labels, else made readable), never raw keys.
     assert lines == ["City: München", "Places per year: 2 → 6", "Units: — → CS", "Reason: closed"]
+
+
+def test_normalise_agreement_reports_each_field_in_form_order(app):
+    data = AgreementData(
+        type="nonsense",
+        status="expired",
+        first_academic_year="2030",
+        last_academic_year="2029",
+        places_per_year="-1",
+        months_per_mobility="61",
+        degree_levels=[],
+        subject_areas=["0000x"],
+        language="xx-not",
+        language_level="Z9",
+        min_gpa="5",
+        min_gpa_scale="4",
+    )
+    values, problems = normalise_agreement(data)
+    assert [name for name, _message in problems] == [
+        "type",
+        "status",
+        "last_academic_year",
+        "places_per_year",
+        "months_per_mobility",
+        "degree_levels",
+        "subject_areas",
+        "language",
+        "language_level",
+        "min_gpa",
+    ]
+    assert values["status"] is AgreementStatus.DRAFT and values["min_gpa_scale"] == 4
+
+    _values, problems = normalise_agreement(
+        AgreementData(
+            type="bilateral", first_academic_year=2026, last_academic_year=2027, language="en"
+        )
+    )
+    assert [(name, str(message)) for name, message in problems] == [
+        ("language_level", "Give both the language and its CEFR level, or neither.")
+    ]

@@ -12,9 +12,8 @@ from exchange.accounts.models import CEFR, DegreeLevel, Role, StudentProfile, Us
 from exchange.applications import operations as app_ops
 from exchange.core.audit import AuditEvent
 from exchange.extensions import db
-from exchange.mail.models import OutboxMail
 
-from .conftest import CSRF_RE, client_for, csrf_token, login
+from .conftest import CSRF_RE, client_for
 from .factories import (
     AgreementFactory,
     CallFactory,
@@ -26,9 +25,9 @@ from .factories import (
     coordinator,
     student,
 )
+from .helpers import accept_invitation
 
 PDF = b"%PDF-1.7\n" + b"x" * 500 + b"\n%%EOF\n"
-NEW_PASSWORD = "a long new password 42"
 
 
 def token(client, url):
@@ -36,28 +35,6 @@ def token(client, url):
     match = CSRF_RE.search(html)
     assert match, html[:500]
     return match.group(1) or match.group(2)
-
-
-def accept_invitation(app, user):
-    """Follow the link of the invitation mail and choose a password; a logged-in client."""
-    mail = db.session.scalar(
-        sa.select(OutboxMail).where(
-            OutboxMail.recipient_id == user.id, OutboxMail.template == "account_invitation"
-        )
-    )
-    link = re.search(r"/password/reset/[\w-]+", mail.body_text).group(0)
-    client = app.test_client()
-    resp = client.post(
-        link,
-        data={
-            "password": NEW_PASSWORD,
-            "confirm": NEW_PASSWORD,
-            "csrf_token": csrf_token(client, link),
-        },
-    )
-    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
-    assert login(client, user.email, NEW_PASSWORD).status_code == 302
-    return client
 
 
 # --- issue 11: a student created by an admin can never apply --------------------------------

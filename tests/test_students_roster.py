@@ -28,7 +28,7 @@ from .factories import (
     admin,
     coordinator,
 )
-from .test_students_profile import accept_invitation
+from .helpers import accept_invitation
 
 HEADER = "student_number,name,email,unit,degree_level,programme,year_of_study,gpa,gpa_scale\n"
 

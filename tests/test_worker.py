@@ -12,16 +12,8 @@ from exchange.mail.models import MailStatus, OutboxMail
 
 from .conftest import csrf_token
 from .factories import UserFactory
+from .helpers import wait_for
 from .smtp import SMTPServer
-
-
-def wait_for(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.mark.committed(

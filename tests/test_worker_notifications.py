@@ -34,8 +34,8 @@ from .factories import (
     coordinator,
     student,
 )
+from .helpers import wait_for
 from .smtp import SMTPServer
-from .test_worker import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PDF = b"%PDF-1.4\n%%EOF\n"

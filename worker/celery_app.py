@@ -26,6 +26,7 @@ _flask_app = None
 def flask_app():
     global _flask_app
     if _flask_app is None:
+        # On purpose inside: exchange imports this module at its top (see worker/tasks.py).
         from exchange import create_app
 
         create_app()  # binds itself through init_celery

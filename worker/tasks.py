@@ -1,4 +1,8 @@
-"""Celery tasks. Each one is a thin shell around an exchange operation."""
+"""Celery tasks. Each one is a thin shell around an exchange operation.
+
+The exchange imports inside the tasks are on purpose: the exchange package imports
+worker.celery_app at its top (create_app binds Celery), so the worker reaches exchange only
+when a task runs, and the two packages never import each other while they load."""
 
 from celery.utils.log import get_task_logger
 

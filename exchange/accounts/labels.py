@@ -2,6 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 
+from ..mail.models import MailStatus
 from .models import DegreeLevel, Role, UnitFunction, UnitKind
 
 ROLE_LABELS = {
@@ -29,8 +30,6 @@ DEGREE_LABELS = {
 
 
 def template_globals():
-    from ..mail.models import MailStatus
-
     return {
         "Role": Role,
         "MailStatus": MailStatus,
@@ -39,3 +38,7 @@ def template_globals():
         "function_label": FUNCTION_LABELS.get,
         "degree_label": DEGREE_LABELS.get,
     }
+
+
+def init_app(app):
+    app.jinja_env.globals.update(template_globals())

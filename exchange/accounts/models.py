@@ -2,6 +2,7 @@ import enum
 import hashlib
 from datetime import date, datetime
 from decimal import Decimal
+from typing import ClassVar
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -16,6 +17,14 @@ class Role(enum.Enum):
     ADVISOR = "advisor"
     COORDINATOR = "coordinator"
     ADMIN = "admin"
+
+    STAFF: ClassVar[tuple["Role", ...]]
+    APPROVERS: ClassVar[tuple["Role", ...]]
+
+
+# Groups of roles the features check, set after the class so that they are not members.
+Role.STAFF = (Role.COORDINATOR, Role.ADMIN)  # the exchange office
+Role.APPROVERS = (Role.ADVISOR, Role.COORDINATOR, Role.ADMIN)  # who may decide steps
 
 
 class UnitKind(enum.Enum):

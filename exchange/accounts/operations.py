@@ -12,8 +12,9 @@ from ..core import audit
 from ..core.database import utcnow
 from ..core.deferred import defer
 from ..core.errors import DomainError
-from ..core.security import revoke_login_sessions, start_login_session
+from ..core.security import revoke_current_session, revoke_login_sessions, start_login_session
 from ..extensions import db
+from ..mail.operations import external_url, queue_mail
 from . import passwords
 from .models import (
     MailPreference,
@@ -178,8 +179,6 @@ def log_in(user, remember):
 
 
 def log_out(user, token):
-    from ..core.security import revoke_current_session
-
     revoke_current_session(token)
     audit.record("auth.logout", user, actor=user)
 
@@ -278,8 +277,6 @@ def invite_user(user, *, actor):
 
 
 def _issue_reset_token(user, template, hours):
-    from ..mail.operations import external_url, queue_mail
-
     token = secrets.token_urlsafe(32)
     # Only the newest link works: an older one, perhaps in a mailbox read by someone else,
     # stops working when a new one is sent.

@@ -9,14 +9,9 @@ from wtforms import (
     StringField,
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..accounts.labels import FUNCTION_LABELS, ROLE_LABELS, UNIT_KIND_LABELS
-
-
-class CheckboxesField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
+from ..core.forms import CheckboxesField
 
 
 class UserForm(FlaskForm):
@@ -56,7 +51,3 @@ class UnitForm(FlaskForm):
         _l("Enrolled students"), validators=[Optional(), NumberRange(min=0, max=1_000_000)]
     )
     active = BooleanField(_l("Active"), default=True)
-
-
-class ConfirmForm(FlaskForm):
-    """A form with only the CSRF token, for buttons that change state."""

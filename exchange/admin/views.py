@@ -8,17 +8,21 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..accounts import operations as ops
-from ..accounts.models import Role, Unit, UnitFunction, UnitKind, User, UserRole
+from ..accounts.models import Role, StudentProfile, Unit, UnitFunction, UnitKind, User, UserRole
+from ..accounts.queries import person_matches
+from ..core import audit
 from ..core.audit import AuditEvent
 from ..core.database import utcnow
 from ..core.errors import DomainError
+from ..core.forms import ConfirmForm
 from ..core.params import page_number
 from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
 from ..mail.delivery import resend, stale_claim_age
 from ..mail.models import MailStatus, OutboxMail
-from .forms import ConfirmForm, UnitForm, UserForm
+from ..main.queries import students_per_unit
+from .forms import UnitForm, UserForm
 
 bp = Blueprint("admin", __name__)
 PER_PAGE = 25
@@ -39,8 +43,7 @@ def users():
     status = request.args.get("status", "active")
     stmt = sa.select(User).order_by(User.name, User.id)
     if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(like), User.email_key.like(like)))
+        stmt = stmt.outerjoin(StudentProfile).where(person_matches(q))
     if role in {r.value for r in Role}:
         stmt = stmt.where(User.role_rows.any(UserRole.role == Role(role)))
     if status == "active":
@@ -116,12 +119,7 @@ def user_edit(user_id):
             db.session.commit()
             flash(_("Saved."), "success")
             return redirect(url_for("admin.user_edit", user_id=user.id))
-    events = db.session.scalars(
-        sa.select(AuditEvent)
-        .where(AuditEvent.object_type == "User", AuditEvent.object_id == str(user.id))
-        .order_by(AuditEvent.id.desc())
-        .limit(20)
-    ).all()
+    events = audit.history(user, limit=20)
     return render_template(
         "admin/user_form.html", form=form, user=user, events=events, confirm=ConfirmForm()
     )
@@ -159,8 +157,6 @@ def user_invite(user_id):
 @bp.get("/units")
 @roles_required(Role.ADMIN)
 def units():
-    from ..main.queries import students_per_unit
-
     return render_template("admin/units.html", rows=students_per_unit())
 
 
@@ -203,7 +199,7 @@ def audit_log():
     action = request.args.get("action", "").strip()
     stmt = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
     if action:
-        stmt = stmt.where(AuditEvent.action.like(f"{action}%"))
+        stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
     page = db.paginate(stmt, page=page_number(request.args), per_page=50, error_out=False)
     return render_template("admin/audit.html", page=page, action=action)
 

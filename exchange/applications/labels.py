@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from ..calls.labels import DOCUMENT_LABELS  # noqa: F401 - one list of document kinds
 from ..calls.models import DocumentKind
 from .models import ApplicationStatus as S
+from .queries import waiting_for
 
 STATUS_LABELS = {
     S.DRAFT: _l("Draft"),
@@ -62,8 +63,6 @@ EVENT_LABELS = {
 
 
 def template_globals():
-    from .queries import waiting_for
-
     return {
         "waiting_for": waiting_for,
         "ApplicationStatus": S,

@@ -13,12 +13,14 @@ from ..calls.models import Call, CallOffering, DocumentKind
 from ..catalogue import reference
 from ..catalogue.eligibility import StudentFacts, reasons
 from ..catalogue.models import CEFR_RANK
-from ..catalogue.operations import ValidationFailed, _clean
 from ..core import audit, uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
+from ..core.validation import ValidationFailed, clean_text
 from ..extensions import db
 from ..students import profiles
+from . import signals
+from .labels import DOCUMENT_LABELS
 from .models import (
     EDITABLE,
     WITHDRAWABLE,
@@ -33,7 +35,7 @@ from .models import (
 STATEMENT_LIMIT = 5000
 TEST_NAME_LIMIT = 64  # ApplicationLanguage.test_name
 ACCEPTED_TYPES = ("application/pdf", "image/png", "image/jpeg")
-STAFF_ROLES = (Role.COORDINATOR, Role.ADMIN)
+STAFF_ROLES = Role.STAFF
 
 
 def _transition(application, to_status, *, actor, action, comment=None, internal=False):
@@ -121,9 +123,10 @@ def start_application(call: Call, student, *, now=None):
         gpa=profile.gpa if profile else None,
         gpa_scale=profile.gpa_scale if profile else Decimal("4.00"),
     )
-    best = {}
+    best: dict[str, tuple[CEFR, str | None]] = {}
     for result in profile.language_results if profile else []:
-        if CEFR_RANK[result.level] > CEFR_RANK.get(best.get(result.language, (None,))[0], 0):
+        held = best.get(result.language)
+        if held is None or CEFR_RANK[result.level] > CEFR_RANK[held[0]]:
             best[result.language] = (result.level, result.test_name)
     application.languages = [
         ApplicationLanguage(language=code, level=level, test_name=test or "")
@@ -165,7 +168,7 @@ def save_details(application, details: Details, *, actor):
     _require_owner(application, actor)
     _require_editable(application)
     problems = []
-    statement = _clean(details.statement).replace("\r\n", "\n")
+    statement = clean_text(details.statement).replace("\r\n", "\n")
     if len(statement) > STATEMENT_LIMIT:
         problems.append(
             ("statement", _l("The statement is longer than %(n)d characters.", n=STATEMENT_LIMIT))
@@ -187,7 +190,7 @@ def save_details(application, details: Details, *, actor):
     languages = {}
     for code, level, test in ((*row, "")[:3] for row in details.languages):
         code, level = (code or "").strip(), (level or "").strip().upper()
-        test = _clean(test or "", TEST_NAME_LIMIT)
+        test = clean_text(test or "", TEST_NAME_LIMIT)
         if not code and not level:
             if test:
                 problems.append(
@@ -197,7 +200,7 @@ def save_details(application, details: Details, *, actor):
         language = reference.normalise_language(code)
         if language is None:
             problems.append(
-                ("languages", _l("“%(value)s” is not a language code.", value=_clean(code, 20)))
+                ("languages", _l("“%(value)s” is not a language code.", value=clean_text(code, 20)))
             )
             continue
         if level not in CEFR.__members__:
@@ -389,8 +392,6 @@ class ChecklistItem:
 
 def checklist(application) -> list[ChecklistItem]:
     """What the student must still provide before they can submit."""
-    from .labels import DOCUMENT_LABELS
-
     items = [
         ChecklistItem("choices", _l("At least one ranked choice"), bool(application.choices)),
         ChecklistItem(
@@ -435,9 +436,6 @@ def submit_application(application, *, actor, now=None):
                     why=" ".join(str(w) for w in why),
                 )
             )
-    from ..approvals.operations import start_chain
-    from ..notifications.events import application_data, notify
-
     resubmission = application.status is ApplicationStatus.RETURNED
     application.submitted_at = utcnow()
     application.profile_snapshot = profiles.snapshot(application.student)
@@ -447,14 +445,7 @@ def submit_application(application, *, actor, now=None):
         actor=actor,
         action="resubmitted" if resubmission else "submitted",
     )
-    steps = start_chain(application, actor=actor)
-    notify(
-        "application.submitted",
-        [application.student],
-        obj=application,
-        data=application_data(application),
-        key=f"application-{application.id}-submitted-r{steps[0].round}",
-    )
+    signals.submitted.send(application, actor=actor)  # approvals starts the chain
     return application
 
 
@@ -463,37 +454,14 @@ def withdraw_application(application, reason, *, actor):
     _locked(application)
     if application.status not in WITHDRAWABLE:
         raise DomainError(_l("This application can no longer be withdrawn."))
-    reason = _clean(reason, 1000)
+    reason = clean_text(reason, 1000)
     if not reason:
         raise DomainError(_l("Give a reason for withdrawing."), "reason")
-    from ..approvals.operations import approvers_of, cancel_open_steps, current_step
-    from ..notifications.events import application_data, notify
-
-    waiting = current_step(application)
-    # Those it was waiting on are told it no longer needs them (never the student).
-    told = [u for u in approvers_of(waiting) if u.id != application.student_id] if waiting else []
-    cancel_open_steps(application)
+    # Approvals cancels the open steps (and tells those it was waiting on) first.
+    signals.withdrawn.send(application, actor=actor, reason=reason)
     _transition(
         application, ApplicationStatus.WITHDRAWN, actor=actor, action="withdrawn", comment=reason
     )
-    notify(
-        "application.withdrawn",
-        told,
-        obj=application,
-        data=application_data(application, reason=reason),
-        key=f"application-{application.id}-withdrawn",
-    )
-
-
-def return_for_changes(application, comment, *, actor):
-    """Return the application to the student: the decision "return" on its current step."""
-    from ..approvals.models import Decision
-    from ..approvals.operations import current_step, decide_step
-
-    step = current_step(application)
-    if step is None:
-        raise DomainError(_l("Only an application under review can be returned for changes."))
-    return decide_step(step, Decision.RETURN, comment, actor=actor)
 
 
 def can_review(user, application) -> bool:
@@ -512,9 +480,7 @@ def can_view(user, application) -> bool:
         return True
     if user.has_role(Role.ADVISOR) and can_review(user, application):
         return True
-    from ..approvals.operations import decider_for
-
-    return any(decider_for(user, step)[0] for step in application.steps)
+    return any(allowed for _receiver, allowed in signals.viewer_check.send(application, user=user))
 
 
 def offerings_of(call_id):

@@ -23,7 +23,7 @@ from ..extensions import db
 from . import lists
 
 bp = Blueprint("application_lists", __name__)
-STAFF = (Role.COORDINATOR, Role.ADMIN)
+STAFF = Role.STAFF
 
 
 def _options(items):

@@ -8,16 +8,17 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
-from ..admin.forms import ConfirmForm
+from ..approvals import operations as approval_ops
 from ..approvals.queue import review_of
 from ..calls.labels import offering_terms
 from ..calls.models import Call, DocumentKind
 from ..catalogue.eligibility import reasons
-from ..catalogue.operations import ValidationFailed
 from ..core import uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError
+from ..core.forms import ConfirmForm, show_problems
 from ..core.params import whole
+from ..core.validation import ValidationFailed
 from ..core.views import run_and_flash
 from ..extensions import db
 from ..students import profiles
@@ -202,9 +203,7 @@ def save_details(application_id):
         changed = ops.save_details(application, details, actor=current_user)
     except ValidationFailed as exc:
         db.session.rollback()
-        for field_name, message in exc.problems:
-            target = getattr(form, field_name, None) or form.languages
-            target.errors = list(target.errors) + [message]
+        show_problems(form, exc, fallback=form.languages)
         return _render_detail(application, form, 400)
     except DomainError as exc:
         db.session.rollback()
@@ -350,7 +349,9 @@ def return_for_changes(application_id):
         flash(_("Say what the student should change."), "danger")
     else:
         run_and_flash(
-            lambda: ops.return_for_changes(application, form.comment.data, actor=current_user),
+            lambda: approval_ops.return_for_changes(
+                application, form.comment.data, actor=current_user
+            ),
             _("The application is returned to the student."),
         )
     return _back(application)

@@ -7,10 +7,10 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from ..accounts.models import Role
-from ..admin.forms import ConfirmForm
 from ..calls.models import Call
-from ..core.audit import AuditEvent
+from ..core import audit
 from ..core.errors import DomainError
+from ..core.forms import ConfirmForm, show_problems
 from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
@@ -19,7 +19,7 @@ from .forms import FORM_ROWS, RESTART_LABELS, ChainForm, describe_step
 from .models import ApprovalChain, ApprovalStepTemplate
 
 bp = Blueprint("chains", __name__)
-STAFF = (Role.COORDINATOR, Role.ADMIN)
+STAFF = Role.STAFF
 
 
 @bp.record_once
@@ -55,12 +55,7 @@ def detail(chain_id):
     calls = db.session.scalars(
         sa.select(Call).where(Call.approval_chain_id == chain.id).order_by(Call.opens_at.desc())
     ).all()
-    history = db.session.scalars(
-        sa.select(AuditEvent)
-        .where(AuditEvent.object_type == "ApprovalChain", AuditEvent.object_id == str(chain.id))
-        .order_by(AuditEvent.id.desc())
-        .limit(30)
-    ).all()
+    history = audit.history(chain, limit=30)
     return render_template(
         "approvals/chains/detail.html",
         chain=chain,
@@ -130,20 +125,6 @@ def _field(form, name):
     return getattr(form, name or "", None) if name != "steps" else None
 
 
-def _show_problems(form, exc):
-    """Put each problem under its field; those about the steps as a whole are returned."""
-    general = []
-    for name, message in getattr(exc, "problems", [(exc.field, exc.message)]):
-        field = _field(form, name)
-        if field is None:
-            general.append(str(message))
-            continue
-        if field.errors is None or isinstance(field.errors, tuple):
-            field.errors = list(field.errors or [])
-        field.errors.append(str(message))
-    return general
-
-
 @bp.route("/new", methods=["GET", "POST"], defaults={"chain_id": None})
 @bp.route("/<int:chain_id>/edit", methods=["GET", "POST"])
 @roles_required(*STAFF)
@@ -158,7 +139,7 @@ def edit(chain_id):
             chain, changed = ops.save_chain(chain, _chain_data(form), actor=current_user)
         except DomainError as exc:
             db.session.rollback()
-            general = _show_problems(form, exc)
+            general = show_problems(form, exc, find=_field)
         else:
             db.session.commit()
             if not changed:

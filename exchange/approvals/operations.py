@@ -8,18 +8,21 @@ event and the notifications in the caller's transaction."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from ..accounts.models import Role, UnitFunction, UnitMembership, User, UserRole
+from ..applications import signals as application_signals
 from ..applications.models import ApplicationEvent, ApplicationStatus
-from ..catalogue.operations import _clean
+from ..applications.operations import can_view
 from ..core import audit
 from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
+from ..core.validation import clean_text
 from ..extensions import db
-from ..notifications import events
+from . import signals
 from .models import (
     DECIDED,
     ApplicationStep,
@@ -31,30 +34,6 @@ from .models import (
 )
 
 COMMENT_LIMIT = 2000
-
-# Titles are formatted when shown, in the reader's language; each names the call.
-events.declare(
-    "application.submitted",
-    "application_submitted",
-    _l("Your application to %(call)s is submitted"),
-)
-events.declare(
-    "step.waiting",
-    "step_waiting",
-    _l("The application of %(student)s to %(call)s waits for your decision"),
-)
-events.declare("step.decided", "step_decided", _l("%(step)s: %(decision)s — %(call)s"))
-events.declare(
-    "application.returned",
-    "application_returned",
-    _l("Your application to %(call)s was returned for changes"),
-)
-events.declare(
-    "application.approved", "application_approved", _l("Your application to %(call)s is approved")
-)
-events.declare(
-    "application.rejected", "application_rejected", _l("Your application to %(call)s is rejected")
-)
 
 
 @dataclass(frozen=True)
@@ -165,14 +144,7 @@ def _activate(step, application, now):
     step.due_at = now + timedelta(days=step.time_limit_days)
     db.session.flush()
     context = {"application": application, "step": step}
-    events.notify(
-        "step.waiting",
-        [u for u in approvers_of(step) if u.id != application.student_id],
-        obj=application,
-        data=events.application_data(application, step),
-        key=f"step-{step.id}",
-        context=context,
-    )
+    signals.step_activated.send(step, application=application, context=context)
 
 
 def start_chain(application, *, actor, now=None):
@@ -303,7 +275,7 @@ def decide_step(step, decision: Decision, comment, *, actor, now=None):
         raise NotAllowed(_l("You are not an approver of this step."))
     if step.status is StepStatus.PENDING:
         raise DomainError(_l("This step is not due yet: an earlier step must be decided first."))
-    comment = _clean(comment, COMMENT_LIMIT) or None
+    comment = clean_text(comment, COMMENT_LIMIT) or None
     if decision in (Decision.REJECT, Decision.RETURN) and not comment:
         raise DomainError(_l("Give a comment when you reject or return an application."), "comment")
     if decision is Decision.RETURN and not step.may_return:
@@ -323,7 +295,7 @@ def decide_step(step, decision: Decision, comment, *, actor, now=None):
         )
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if cast(sa.CursorResult, result).rowcount != 1:  # an UPDATE's result has a rowcount
         # A new statement sees what the other transaction committed (READ COMMITTED).
         decided_by, decided = db.session.execute(
             sa.select(User.name, ApplicationStep.decision)
@@ -335,7 +307,9 @@ def decide_step(step, decision: Decision, comment, *, actor, now=None):
             _l(
                 "%(who)s already decided this step (%(decision)s); your decision was not recorded.",
                 who=decided_by or _l("Someone else"),
-                decision=DECISION_LABELS.get(decided, _l("cancelled")),
+                decision=DECISION_LABELS.get(decided, _l("cancelled"))
+                if decided
+                else _l("cancelled"),
             )
         )
     db.session.refresh(step)
@@ -401,9 +375,9 @@ def _set_status(application, status, actor, action, comment, now):
     )
 
 
-ENDINGS = {  # decision -> (status, timeline action, notification kind)
-    Decision.RETURN: (ApplicationStatus.RETURNED, "returned", "application.returned"),
-    Decision.REJECT: (ApplicationStatus.REJECTED, "rejected", "application.rejected"),
+ENDINGS = {  # decision -> (status, timeline action and outcome)
+    Decision.RETURN: (ApplicationStatus.RETURNED, "returned"),
+    Decision.REJECT: (ApplicationStatus.REJECTED, "rejected"),
 }
 
 
@@ -411,41 +385,34 @@ def _move_on(step, application, decision, comment, actor, now):
     context = {"application": application, "step": step, "comment": comment}
     if decision is Decision.RETURN or (decision is Decision.REJECT and step.rejection_ends):
         # One event, one message: the ending says it all (no "step decided" besides it).
-        status, action, kind = ENDINGS[decision]
+        status, action = ENDINGS[decision]
         _cancel_rest(step)
         _set_status(application, status, actor, action, comment, now)
-        events.notify(
-            kind,
-            [application.student],
-            obj=application,
-            data=events.application_data(application, step),
-            key=f"step-{step.id}-{action}",
-            context=context,
-        )
+        _decided(step, application, decision, action, context)
         return
     following = _next_pending(step)
     if following is not None:
         if application.status is ApplicationStatus.SUBMITTED:
             _set_status(application, ApplicationStatus.IN_REVIEW, actor, "in_review", None, now)
-        events.notify(
-            "step.decided",
-            [application.student],
-            obj=application,
-            data=events.application_data(application, step, decision=decision.value),
-            key=f"step-{step.id}-decided",
-            context=context,
-        )
+        _decided(step, application, decision, "decided", context)
         _activate(following, application, now)
         return
     _set_status(application, ApplicationStatus.APPROVED, actor, "approved", None, now)
-    events.notify(
-        "application.approved",
-        [application.student],
-        obj=application,
-        data=events.application_data(application, step),
-        key=f"application-{application.id}-approved-r{step.round}",
-        context=context,
+    _decided(step, application, decision, "approved", context)
+
+
+def _decided(step, application, decision, outcome, context):
+    signals.step_decided.send(
+        step, application=application, decision=decision, outcome=outcome, context=context
     )
+
+
+def return_for_changes(application, comment, *, actor):
+    """Return the application to the student: the decision "return" on its current step."""
+    step = current_step(application)
+    if step is None:
+        raise DomainError(_l("Only an application under review can be returned for changes."))
+    return decide_step(step, Decision.RETURN, comment, actor=actor)
 
 
 @dataclass
@@ -479,11 +446,9 @@ def approve_many(step_ids, comment, *, actor, now=None):
 
 def add_note(application, text, *, actor):
     """An internal note: staff and approvers see it, the student never does."""
-    from ..applications.operations import can_view
-
     if application.student_id == actor.id or not can_view(actor, application):
         raise NotAllowed(_l("Only staff and approvers of this application can add notes."))
-    text = _clean(text, COMMENT_LIMIT)
+    text = clean_text(text, COMMENT_LIMIT)
     if not text:
         raise DomainError(_l("Write the note first."), "note")
     application.events.append(
@@ -492,7 +457,7 @@ def add_note(application, text, *, actor):
     audit.record("application.note_added", application, actor=actor, details={"length": len(text)})
 
 
-SUBSTITUTE_ROLES = (Role.ADVISOR, Role.COORDINATOR, Role.ADMIN)
+SUBSTITUTE_ROLES = Role.APPROVERS
 LONGEST_SUBSTITUTION = timedelta(days=366)
 
 
@@ -575,3 +540,28 @@ def end_substitution(row, *, actor, today=None):
     audit.record("approval.substitute_removed", row, actor=actor, details=details)
     db.session.delete(row)
     return None
+
+
+# --- what approvals does when applications change (connected by init_app) -----------------
+
+
+def _on_submitted(application, *, actor, **_):
+    steps = start_chain(application, actor=actor)
+    signals.chain_started.send(application, steps=steps, actor=actor)
+
+
+def _on_withdrawn(application, *, reason, **_):
+    waiting = current_step(application)
+    waiting_on = approvers_of(waiting) if waiting else []
+    cancel_open_steps(application)
+    signals.review_cancelled.send(application, waiting_on=waiting_on, reason=reason)
+
+
+def _approver_may_view(application, *, user, **_):
+    return any(decider_for(user, step)[0] for step in application.steps)
+
+
+def init_app(app):
+    application_signals.submitted.connect(_on_submitted)
+    application_signals.withdrawn.connect(_on_withdrawn)
+    application_signals.viewer_check.connect(_approver_may_view)

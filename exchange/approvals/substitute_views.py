@@ -10,8 +10,8 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from ..accounts.models import Role, User
-from ..admin.forms import ConfirmForm
 from ..core.errors import DomainError
+from ..core.forms import ConfirmForm, show_problems
 from ..core.params import whole
 from ..core.security import roles_required
 from ..core.views import run_and_flash
@@ -22,7 +22,7 @@ from .models import Substitution
 from .templates_ops import approver_choices
 
 bp = Blueprint("substitutes", __name__)
-APPROVERS = (Role.ADVISOR, Role.COORDINATOR, Role.ADMIN)
+APPROVERS = Role.APPROVERS
 
 
 def local_today():
@@ -59,8 +59,7 @@ def index():
             )
         except DomainError as exc:
             db.session.rollback()
-            field = getattr(form, exc.field or "", None) or form.substitute
-            field.errors = [*field.errors, str(exc.message)]
+            show_problems(form, exc, fallback=form.substitute)
         else:
             db.session.commit()
             flash(

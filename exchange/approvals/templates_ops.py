@@ -12,15 +12,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from ..accounts.models import Role, UnitFunction, User, UserRole
-from ..catalogue.operations import ValidationFailed, _clean
+from ..calls.models import Call
 from ..core import audit
+from ..core.validation import ValidationFailed, clean_text
 from ..extensions import db
 from .models import ApprovalChain, ApprovalStepTemplate, ApproverRule, RestartFrom
 
 __all__ = ["ChainData", "StepData", "ValidationFailed", "save_chain", "set_chain_active"]
 
 MAX_STEPS = 10
-APPROVER_ROLES = (Role.ADVISOR, Role.COORDINATOR, Role.ADMIN)
+APPROVER_ROLES = Role.APPROVERS
 # A unit's members are its students: only its advisors or its dean may approve by function.
 UNIT_ROLE_FUNCTIONS = (UnitFunction.DEAN, UnitFunction.ADVISOR)
 
@@ -29,7 +30,7 @@ def _enum(enum_cls, value):
     if isinstance(value, enum_cls):
         return value
     try:
-        return enum_cls(_clean(value))
+        return enum_cls(clean_text(value))
     except ValueError:
         return None
 
@@ -62,10 +63,10 @@ class StepData:
     def is_blank(self) -> bool:
         """An unused row of the form: nothing chosen that says who approves."""
         return not (
-            _clean(self.name)
-            or _clean(getattr(self.rule, "value", self.rule))
-            or _clean(getattr(self.unit_function, "value", self.unit_function))
-            or _clean(str(self.approver or ""))
+            clean_text(self.name)
+            or clean_text(getattr(self.rule, "value", self.rule))
+            or clean_text(getattr(self.unit_function, "value", self.unit_function))
+            or clean_text(str(self.approver or ""))
         )
 
 
@@ -81,7 +82,7 @@ class ChainData:
         others are ordered by position (then row) and numbered 1, 2, … Problems of a step are
         reported on the field `steps-<row>-<name>`, `row` being its index in `steps`."""
         problems = []
-        name = _clean(self.name)
+        name = clean_text(self.name)
         if not name:
             problems.append(("name", _l("Enter a name for the chain.")))
         elif len(name) > 200:
@@ -115,7 +116,7 @@ class ChainData:
         ]
         values = {
             "name": name[:200],
-            "description": _clean(self.description, 5000) or None,
+            "description": clean_text(self.description, 5000) or None,
             "restart_from": restart,
             "steps": steps,
         }
@@ -157,7 +158,7 @@ class ChainData:
                 _l("Step %(num)d: the time limit must be from 1 to 365 days.", num=number),
             )
             days = 7
-        name = _clean(step.name)
+        name = clean_text(step.name)
         if len(name) > 120:
             problem("name", _l("Step %(num)d: the name is longer than 120 characters.", num=number))
         return {
@@ -356,8 +357,6 @@ def chains_with_usage(*, active_only=False):
 
 def calls_using(chain_id=None):
     """{chain id: number of calls using it}."""
-    from ..calls.models import Call
-
     query = (
         sa.select(Call.approval_chain_id, sa.func.count())
         .where(Call.approval_chain_id.is_not(None))

@@ -12,10 +12,10 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
-from ..admin.forms import ConfirmForm
 from ..applications.models import Application
 from ..applications.operations import can_view
 from ..core.database import utcnow
+from ..core.forms import ConfirmForm
 from ..core.params import whole
 from ..core.security import roles_required
 from ..core.views import run_and_flash

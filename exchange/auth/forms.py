@@ -5,6 +5,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from ..core.i18n import timezone_choices
+from ..notifications.labels import PREFERENCE_LABELS
 
 
 class LoginForm(FlaskForm):
@@ -41,8 +42,6 @@ class PreferencesForm(FlaskForm):
     mail_preference = SelectField(_l("Notifications by e-mail"), validate_choice=False)
 
     def __init__(self, *args, **kwargs):
-        from ..notifications.labels import PREFERENCE_LABELS
-
         super().__init__(*args, **kwargs)
         self.mail_preference.choices = [(p.value, label) for p, label in PREFERENCE_LABELS.items()]
         self.locale.choices = [("", _l("As my browser"))] + list(

@@ -5,8 +5,6 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from ..approvals.demo import CHAIN_NAME
-from ..approvals.templates_ops import find_chain_by_name
 from ..catalogue.academic import current_academic_year
 from ..catalogue.academic import label as year_label
 from ..catalogue.demo import PARTNERS
@@ -26,14 +24,14 @@ DESCRIPTION = (
 )
 
 
-def seed_demo_calls(now=None):
-    """Create the demo call unless it exists. Returns the number of calls created."""
+def seed_demo_calls(chain, now=None):
+    """Create the demo call (reviewed by `chain`) unless it exists. Returns the number of
+    calls created."""
     now = now or utcnow()
     year = current_academic_year(now) + 1
     title = f"Exchange programme {year_label(year)}: main call"
     if db.session.scalar(sa.select(Call.id).where(Call.title == title)) is not None:
         return 0
-    chain = find_chain_by_name(CHAIN_NAME)
     local = ops.utc_to_local(now, ZONE)
     opens = (local - timedelta(days=7)).replace(hour=9, minute=0, second=0, microsecond=0)
     closes = (local + timedelta(days=21)).replace(hour=17, minute=0, second=0, microsecond=0)

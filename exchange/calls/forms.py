@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..admin.forms import CheckboxesField
+from ..core.forms import CheckboxesField
 from ..core.i18n import timezone_choices
 from ..core.params import whole
 from .labels import DOCUMENT_LABELS, TERM_LABELS

@@ -17,12 +17,13 @@ from ..applications.models import Application, ApplicationChoice
 from ..approvals.models import ApprovalChain
 from ..catalogue.academic import label as year_label
 from ..catalogue.models import Agreement, AgreementStatus
-from ..catalogue.operations import ValidationFailed
 from ..core import audit
 from ..core.database import utcnow
 from ..core.errors import DomainError
 from ..core.i18n import valid_timezone
+from ..core.validation import ValidationFailed, clean_text
 from ..extensions import db
+from . import signals
 from .models import Call, CallOffering, CallStatus, DocumentKind, Term
 
 __all__ = ["ValidationFailed"]
@@ -66,6 +67,7 @@ def shift_one_year(moment: datetime | None, zone: str) -> datetime | None:
     if moment is None:
         return None
     local = utc_to_local(moment, zone)
+    assert local is not None  # moment is not None
     try:
         later = local.replace(year=local.year + 1)
     except ValueError:
@@ -74,11 +76,6 @@ def shift_one_year(moment: datetime | None, zone: str) -> datetime | None:
 
 
 # --- call settings ---------------------------------------------------------------------------
-
-
-def _clean(value, limit=None):
-    value = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", (value or "").strip())
-    return value[:limit] if limit else value
 
 
 def _whole(value, field_name, problems, message):
@@ -120,7 +117,7 @@ class CallData:
     def normalised(self):
         """(values to store, problems [(field, message)])."""
         problems = []
-        title = _clean(self.title)
+        title = clean_text(self.title)
         if not title:
             problems.append(("title", _l("Enter a title for the call.")))
         elif len(title) > 200:
@@ -142,7 +139,7 @@ class CallData:
         except ValueError:
             problems.append(("term", _l("Choose the term.")))
             term = Term.FULL_YEAR
-        zone = _clean(self.timezone, 64)
+        zone = clean_text(self.timezone, 64)
         if not zone or not valid_timezone(zone):
             problems.append(
                 ("timezone", _l("“%(zone)s” is not a known time zone.", zone=zone[:64]))
@@ -178,7 +175,7 @@ class CallData:
             "title": title[:200],
             "academic_year": year,
             "term": term,
-            "description": _clean(self.description) or None,
+            "description": clean_text(self.description) or None,
             "timezone": zone,
             **dates,
             "max_choices": choices,
@@ -272,8 +269,13 @@ def _diff(before, after):
 
 
 def application_count(call) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Application).where(Application.call_id == call.id)
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Application)
+            .where(Application.call_id == call.id)
+        )
+        or 0
     )
 
 
@@ -659,27 +661,9 @@ def _move(old, new, condition, now):
 
 
 def _announce(call):
-    """Tell the students that a call has opened (in the same transaction as the opening)."""
-    from ..accounts.models import Role, User, UserRole
-    from ..notifications.events import deadline_data, notify
-
-    students = db.session.scalars(
-        sa.select(User)
-        .join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role == Role.STUDENT, User.active.is_(True))
-        .order_by(User.id)
-    ).all()
-    notify(
-        "call.opened",
-        students,
-        obj=call,
-        data={
-            "call": call.title,
-            "path": f"/calls/{call.id}",
-            **deadline_data(call.closes_at, call.timezone),
-        },
-        key=f"call-{call.id}-opened",
-    )
+    """Let the packages above react to the opening (notifications tells the students), in
+    the same transaction as the opening."""
+    signals.opened.send(call)
 
 
 def advance_calls(now: datetime):

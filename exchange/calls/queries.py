@@ -9,7 +9,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..applications.models import Application, ApplicationStatus
 from ..catalogue import reference
 from ..catalogue.models import Agreement, AgreementStatus, Partner
-from ..core.audit import AuditEvent
+from ..core import audit
+from ..core.search import contains
 from ..extensions import db
 from .models import Call, CallOffering, CallStatus
 from .operations import chosen_counts
@@ -135,12 +136,7 @@ def call_page(call_id, *, staff, student_id=None):
                 ).all()
             )
         )
-        page["history"] = db.session.scalars(
-            sa.select(AuditEvent)
-            .where(AuditEvent.object_type == "Call", AuditEvent.object_id == str(call.id))
-            .order_by(AuditEvent.id.desc())
-            .limit(30)
-        ).all()
+        page["history"] = audit.history(call, limit=30)
     return page
 
 
@@ -166,9 +162,8 @@ def offering_candidates(call, *, q="", country=""):
     )
     conditions = [sa.or_(eligible, Agreement.id.in_(list(offered)))]
     if q:
-        needle = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         code = reference.normalise_country(q)
-        matches = [Partner.search_text.like(f"%{needle}%", escape="\\")]
+        matches = [contains(Partner.search_text, q)]
         if code:
             matches.append(Partner.country == code)
         conditions.append(sa.or_(*matches))

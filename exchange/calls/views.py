@@ -6,13 +6,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..accounts.models import Role
-from ..admin.forms import ConfirmForm
 from ..approvals.templates_ops import chain_choices
 from ..catalogue.academic import current_academic_year
 from ..catalogue.academic import label as year_label
 from ..catalogue.reference import normalise_country
 from ..core.database import utcnow
 from ..core.errors import DomainError
+from ..core.forms import ConfirmForm, show_problems
 from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
@@ -23,7 +23,7 @@ from .forms import CallForm, OfferingsForm, offering_rows
 from .models import Call
 
 bp = Blueprint("calls", __name__)
-STAFF = (Role.COORDINATOR, Role.ADMIN)
+STAFF = Role.STAFF
 
 
 @bp.record_once
@@ -74,14 +74,6 @@ def detail(call_id):
         profile_gaps=profiles.gaps(current_user) if student_id is not None else [],
         **page,
     )
-
-
-def _show_problems(form, exc):
-    for field_name, message in getattr(exc, "problems", [(exc.field, exc.message)]):
-        field = getattr(form, field_name or "", None) or form.title
-        if field.errors is None or isinstance(field.errors, tuple):
-            field.errors = list(field.errors or [])
-        field.errors.append(str(message))
 
 
 def _call_data(form):
@@ -143,7 +135,7 @@ def edit(call_id):
             call, changed = ops.save_call(call, _call_data(form), actor=current_user)
         except DomainError as exc:
             db.session.rollback()
-            _show_problems(form, exc)
+            show_problems(form, exc, fallback=form.title)
         else:
             db.session.commit()
             flash(_("Call saved.") if changed else _("Nothing changed."), "success")

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from ..accounts.models import Unit
 from ..extensions import db
 from . import operations as ops
 from .academic import current_academic_year
@@ -93,7 +94,6 @@ PARTNERS = [
 
 def seed_demo_catalogue():
     year = current_academic_year()
-    from ..accounts.models import Unit
 
     units = {u.code: u for u in db.session.scalars(db.select(Unit))}
     created = 0

@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..accounts.labels import DEGREE_LABELS
 from ..accounts.models import CEFR
-from ..admin.forms import CheckboxesField
+from ..core.forms import CheckboxesField
 from . import reference
 from .labels import AGREEMENT_STATUS_LABELS, AGREEMENT_TYPE_LABELS, PARTNER_STATUS_LABELS
 

@@ -258,7 +258,7 @@ def run_import(
     """Check every row and plan create / update / unchanged; with `apply`, also write the
     plan (partners, one audit event per changed partner and one for the import), unless a
     row has a problem: then nothing is written. The caller commits."""
-    if apply and actor is not None and not actor.has_role(Role.COORDINATOR, Role.ADMIN):
+    if apply and actor is not None and not actor.has_role(*Role.STAFF):
         raise NotAllowed(_("Only coordinators can import partners."))
     result = ImportResult(parsed.format, mode=mode)
     run = _Run(result, mode)

@@ -36,7 +36,7 @@ from .eligibility import StudentFacts
 from .queries import CatalogueFilters
 
 bp = Blueprint("catalogue_io", __name__)
-STAFF = (Role.COORDINATOR, Role.ADMIN)
+STAFF = Role.STAFF
 SESSION_KEY = "catalogue_imports"  # tokens of the previews this browser may confirm
 MAX_SHOWN = 1000  # problems and warnings listed on the page (the CLI lists them all)
 IMPORT_REFRESH_SECONDS = 2  # the progress page reloads itself this often

@@ -1,5 +1,7 @@
 from flask_babel import lazy_gettext as _l
 
+from . import reference
+from .academic import label as year_label
 from .models import AgreementStatus, AgreementType, PartnerStatus
 
 PARTNER_STATUS_LABELS = {PartnerStatus.ACTIVE: _l("Active"), PartnerStatus.INACTIVE: _l("Inactive")}
@@ -25,9 +27,6 @@ STATUS_BADGES = {
 
 
 def template_globals():
-    from . import reference
-    from .academic import label as year_label
-
     return {
         "AgreementType": AgreementType,
         "agreement_type_label": AGREEMENT_TYPE_LABELS.get,
@@ -40,3 +39,7 @@ def template_globals():
         "continents": reference.CONTINENTS,
         "year_label": year_label,
     }
+
+
+def init_app(app):
+    app.jinja_env.globals.update(template_globals())

@@ -12,6 +12,7 @@ from ..accounts.models import CEFR
 from ..core import audit, uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError
+from ..core.validation import ValidationFailed, clean_text
 from ..extensions import db
 from . import reference
 from .models import (
@@ -26,20 +27,6 @@ from .models import (
 
 DOMAIN_RE = re.compile(r"^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 URL_RE = re.compile(r"^https?://[^\s/$.?#].[^\s]*$", re.IGNORECASE)
-
-
-class ValidationFailed(DomainError):
-    """Several problems at once: [(field, message)]."""
-
-    def __init__(self, problems):
-        super().__init__(problems[0][1], problems[0][0])
-        self.problems = problems
-
-
-def _clean(value, limit=None):
-    value = (value or "").strip()
-    value = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", value)  # control characters
-    return value[:limit] if limit else value
 
 
 @dataclass
@@ -59,7 +46,7 @@ class PartnerData:
     def normalised(self):
         """(cleaned values, problems). Values are what would be stored."""
         problems = []
-        name = _clean(self.name)
+        name = clean_text(self.name)
         if not name:
             problems.append(("name", _l("Enter the partner's name.")))
         elif len(name) > 255:
@@ -71,16 +58,16 @@ class PartnerData:
                     "country",
                     _l(
                         "“%(value)s” is not an ISO 3166 country code.",
-                        value=_clean(self.country, 40),
+                        value=clean_text(self.country, 40),
                     ),
                 )
             )
-        website = _clean(self.website)
+        website = clean_text(self.website)
         if website and not URL_RE.match(website):
             problems.append(("website", _l("The website must start with http:// or https://.")))
         domains = []
         for raw in [self.hei_id, *self.domains]:
-            domain = _clean(raw).lower().removeprefix("www.") if raw else ""
+            domain = clean_text(raw).lower().removeprefix("www.") if raw else ""
             if not domain:
                 continue
             if not DOMAIN_RE.match(domain):
@@ -96,29 +83,34 @@ class PartnerData:
                 problems.append(
                     (
                         "languages",
-                        _l("“%(value)s” is not an ISO 639-1 language code.", value=_clean(raw, 20)),
+                        _l(
+                            "“%(value)s” is not an ISO 639-1 language code.",
+                            value=clean_text(raw, 20),
+                        ),
                     )
                 )
             elif code not in languages:
                 languages.append(code)
         try:
-            status = PartnerStatus(_clean(self.status).lower() or "active")
+            status = PartnerStatus(clean_text(self.status).lower() or "active")
         except ValueError:
             problems.append(("status", _l("The status must be active or inactive.")))
             status = PartnerStatus.ACTIVE
-        hei_id = _clean(self.hei_id).lower().removeprefix("www.") or (domains[0] if domains else "")
+        hei_id = clean_text(self.hei_id).lower().removeprefix("www.") or (
+            domains[0] if domains else ""
+        )
         values = {
             "name": name[:255],
             "name_key": name.lower()[:255],
-            "name_native": _clean(self.name_native, 255) or None,
+            "name_native": clean_text(self.name_native, 255) or None,
             "country": country,
-            "city": _clean(self.city, 120) or None,
-            "region": _clean(self.region, 120) or None,
+            "city": clean_text(self.city, 120) or None,
+            "region": clean_text(self.region, 120) or None,
             "website": website[:255] or None,
             "hei_id": hei_id or None,
             "domains": " ".join(domains)[:1000],
             "languages": " ".join(languages),
-            "description": _clean(self.description) or None,
+            "description": clean_text(self.description) or None,
             "status": status,
         }
         if len(values["domains"]) >= 1000:
@@ -202,18 +194,18 @@ def set_partner_status(partner, status: PartnerStatus, *, actor):
 
 
 def add_contact(partner, *, name, role, email, phone, actor):
-    name = _clean(name, 200)
+    name = clean_text(name, 200)
     if not name:
         raise DomainError(_l("Enter the contact's name."), "name")
-    email = _clean(email, 254) or None
+    email = clean_text(email, 254) or None
     if email and ("@" not in email or " " in email):
         raise DomainError(_l("Enter a valid e-mail address."), "email")
     contact = PartnerContact(
         partner=partner,
         name=name,
-        role=_clean(role, 200) or None,
+        role=clean_text(role, 200) or None,
         email=email,
-        phone=_clean(phone, 64) or None,
+        phone=clean_text(phone, 64) or None,
     )
     db.session.add(contact)
     db.session.flush()
@@ -275,20 +267,26 @@ def _decimal(value, field_name, problems, label):
     return number
 
 
-def normalise_agreement(data: AgreementData):
-    problems = []
+def _agreement_type(data, problems):
     try:
-        kind = AgreementType(data.type)
+        return AgreementType(data.type)
     except ValueError:
         problems.append(("type", _l("Choose the type of agreement.")))
-        kind = None
+        return None
+
+
+def _agreement_status(data, problems):
     try:
         status = AgreementStatus(data.status)
-        if status is AgreementStatus.EXPIRED:
-            raise ValueError
+        if status is not AgreementStatus.EXPIRED:  # expiry is the beat's, never a choice
+            return status
     except ValueError:
-        problems.append(("status", _l("The status must be draft, active or terminated.")))
-        status = AgreementStatus.DRAFT
+        pass
+    problems.append(("status", _l("The status must be draft, active or terminated.")))
+    return AgreementStatus.DRAFT
+
+
+def _academic_years(data, problems):
     first = _int(data.first_academic_year, "first_academic_year", problems, _l("First year"))
     last = _int(data.last_academic_year, "last_academic_year", problems, _l("Last year"))
     for name, year in (("first_academic_year", first), ("last_academic_year", last)):
@@ -298,24 +296,44 @@ def normalise_agreement(data: AgreementData):
         problems.append(
             ("last_academic_year", _l("The last academic year cannot come before the first."))
         )
+    return first, last
+
+
+def _places(data, problems):
     places = _int(data.places_per_year, "places_per_year", problems, _l("Places"))
     if places is not None and not 0 <= places <= 10_000:
         problems.append(("places_per_year", _l("Places must be between 0 and 10000.")))
+    return places
+
+
+def _months(data, problems):
     months = _int(data.months_per_mobility, "months_per_mobility", problems, _l("Months"))
     if months is not None and not 1 <= months <= 60:
         problems.append(("months_per_mobility", _l("Months must be between 1 and 60.")))
+    return months
+
+
+def _degree_levels(data, problems):
     levels = set(data.degree_levels or [])
     if not levels or not levels <= {"bachelor", "master", "doctoral"}:
         problems.append(("degree_levels", _l("Choose at least one degree level.")))
+    return levels
+
+
+def _subject_areas(data, problems):
     subjects = []
     for code in data.subject_areas or []:
-        code = _clean(code)
+        code = clean_text(code)
         if code not in reference.isced_fields():
             problems.append(
                 ("subject_areas", _l("“%(value)s” is not an ISCED-F 2013 code.", value=code[:20]))
             )
         elif code not in subjects:
             subjects.append(code)
+    return subjects
+
+
+def _language(data, problems):
     language = reference.normalise_language(data.language) if data.language else None
     if data.language and language is None:
         problems.append(
@@ -323,20 +341,24 @@ def normalise_agreement(data: AgreementData):
                 "language",
                 _l(
                     "“%(value)s” is not an ISO 639-1 language code.",
-                    value=_clean(data.language, 20),
+                    value=clean_text(data.language, 20),
                 ),
             )
         )
-    level = None
-    if data.language_level:
-        try:
-            level = CEFR(str(data.language_level).upper())
-        except ValueError:
-            problems.append(("language_level", _l("The level must be a CEFR level A1 to C2.")))
-    if (language is None) != (level is None) and not problems:
-        problems.append(
-            ("language_level", _l("Give both the language and its CEFR level, or neither."))
-        )
+    return language
+
+
+def _language_level(data, problems):
+    if not data.language_level:
+        return None
+    try:
+        return CEFR(str(data.language_level).upper())
+    except ValueError:
+        problems.append(("language_level", _l("The level must be a CEFR level A1 to C2.")))
+        return None
+
+
+def _gpa(data, problems):
     scale = _decimal(data.min_gpa_scale, "min_gpa_scale", problems, _l("GPA scale")) or Decimal(4)
     if scale <= 0 or scale > 100:
         problems.append(("min_gpa_scale", _l("The GPA scale must be between 0 and 100.")))
@@ -348,10 +370,31 @@ def normalise_agreement(data: AgreementData):
                 _l("The minimum GPA must lie between 0 and the scale (%(scale)s).", scale=scale),
             )
         )
+    return gpa, scale
+
+
+def normalise_agreement(data: AgreementData):
+    """The agreement's column values from `data`, and the problems found, field by field in
+    the order of the form."""
+    problems: list = []
+    kind = _agreement_type(data, problems)
+    status = _agreement_status(data, problems)
+    first, last = _academic_years(data, problems)
+    places = _places(data, problems)
+    months = _months(data, problems)
+    levels = _degree_levels(data, problems)
+    subjects = _subject_areas(data, problems)
+    language = _language(data, problems)
+    level = _language_level(data, problems)
+    if (language is None) != (level is None) and not problems:
+        problems.append(
+            ("language_level", _l("Give both the language and its CEFR level, or neither."))
+        )
+    gpa, scale = _gpa(data, problems)
     values = {
         "type": kind,
         "status": status,
-        "code": _clean(data.code, 64) or None,
+        "code": clean_text(data.code, 64) or None,
         "first_academic_year": first,
         "last_academic_year": last,
         "places_per_year": places,
@@ -366,7 +409,7 @@ def normalise_agreement(data: AgreementData):
         "language_rank": CEFR_RANK[level] if level else None,
         "min_gpa": gpa,
         "min_gpa_scale": scale,
-        "notes": _clean(data.notes) or None,
+        "notes": clean_text(data.notes) or None,
     }
     return values, problems
 
@@ -438,7 +481,7 @@ def save_agreement(agreement, partner, data: AgreementData, *, units, actor):
 def terminate_agreement(agreement, *, reason, actor):
     if agreement.status is AgreementStatus.TERMINATED:
         return False
-    reason = _clean(reason, 500)
+    reason = clean_text(reason, 500)
     if not reason:
         raise DomainError(_l("Give the reason for terminating the agreement."), "reason")
     before = agreement.status.value

@@ -4,21 +4,22 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..accounts.models import Role, Unit
-from ..admin.forms import ConfirmForm
 from ..core import uploads
 from ..core.cache import LRUCache
 from ..core.errors import DomainError
+from ..core.forms import ConfirmForm, show_problems
 from ..core.security import roles_required
 from ..core.views import chooser, options_html, run_and_flash
 from ..extensions import db
 from . import operations as ops
 from . import queries, reference
+from .academic import current_academic_year
 from .eligibility import StudentFacts, reasons
 from .forms import AgreementForm, ContactForm, DocumentForm, PartnerForm, TerminateForm
 from .models import Agreement, Partner, PartnerContact, PartnerStatus
 
 bp = Blueprint("catalogue", __name__)
-STAFF = (Role.COORDINATOR, Role.ADMIN)
+STAFF = Role.STAFF
 
 
 def is_staff():
@@ -110,14 +111,6 @@ def _partner_data(form):
     )
 
 
-def _show_problems(form, exc):
-    for field_name, message in getattr(exc, "problems", [(exc.field, exc.message)]):
-        field = getattr(form, field_name or "", None) or next(iter(form))
-        if field.errors is None or isinstance(field.errors, tuple):
-            field.errors = list(field.errors or [])
-        field.errors.append(str(message))
-
-
 @bp.route("/partners/new", methods=["GET", "POST"], defaults={"partner_id": None})
 @bp.route("/partners/<int:partner_id>/edit", methods=["GET", "POST"])
 @roles_required(*STAFF)
@@ -145,7 +138,7 @@ def partner_edit(partner_id):
             partner, changed = ops.save_partner(partner, _partner_data(form), actor=current_user)
         except DomainError as exc:
             db.session.rollback()
-            _show_problems(form, exc)
+            show_problems(form, exc, fallback=next(iter(form)))
         else:
             db.session.commit()
             flash(_("Partner saved.") if changed else _("Nothing changed."), "success")
@@ -250,8 +243,6 @@ def agreement_edit(partner_id, agreement_id):
     units = _units()
     form = AgreementForm(units=units)
     if request.method == "GET":
-        from .academic import current_academic_year
-
         if agreement is None:
             year = current_academic_year()
             form.process(
@@ -297,7 +288,7 @@ def agreement_edit(partner_id, agreement_id):
             )
         except DomainError as exc:
             db.session.rollback()
-            _show_problems(form, exc)
+            show_problems(form, exc, fallback=next(iter(form)))
         else:
             db.session.commit()
             flash(_("Agreement saved.") if changed else _("Nothing changed."), "success")

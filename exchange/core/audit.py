@@ -15,7 +15,7 @@ from .database import UTCDateTime, utcnow
 from .i18n import format_moment
 
 
-class AuditEvent(db.Model):
+class AuditEvent(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy builds db.Model
     __tablename__ = "audit_events"
     __table_args__ = (sa.Index("ix_audit_events_object", "object_type", "object_id"),)
 
@@ -58,6 +58,17 @@ def record(action, obj=None, *, actor=None, details=None, object_type=None, obje
     )
     db.session.add(event_row)
     return event_row
+
+
+def history(obj, *, limit, action_prefix=None):
+    """The newest audit events about `obj` (newest first), optionally only those whose
+    action starts with `action_prefix` ("profile.")."""
+    stmt = sa.select(AuditEvent).where(
+        AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == str(obj.id)
+    )
+    if action_prefix:
+        stmt = stmt.where(AuditEvent.action.startswith(action_prefix, autoescape=True))
+    return db.session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit)).all()
 
 
 # What histories show instead of raw keys ("call.offerings_changed", "full_year"). Core knows
@@ -137,3 +148,9 @@ def describe(details, skip=("partner_id",)):
         else:
             lines.append(f"{label}: {_show(value, key)}")
     return lines
+
+
+def init_app(app):
+    app.jinja_env.filters["audit_lines"] = describe
+    app.jinja_env.globals["audit_action"] = action_label
+    app.jinja_env.globals["audit_object"] = object_label

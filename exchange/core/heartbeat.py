@@ -10,7 +10,7 @@ from ..extensions import db
 from .database import UTCDateTime, utcnow
 
 
-class Heartbeat(db.Model):
+class Heartbeat(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy builds db.Model
     __tablename__ = "heartbeats"
 
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)

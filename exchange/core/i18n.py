@@ -1,7 +1,7 @@
 """Interface language and time zone: the user's preference, then the browser, then the default."""
 
 import functools
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 from babel import Locale
@@ -96,7 +96,7 @@ TIME_SKELETON = "Hm"
 
 def utc_offset(moment: datetime, zone: str) -> str:
     """ "UTC+08:00" for `moment` in `zone` (the offset changes with daylight saving time)."""
-    offset = moment.astimezone(ZoneInfo(zone)).utcoffset()
+    offset = moment.astimezone(ZoneInfo(zone)).utcoffset() or timedelta(0)
     minutes = int(offset.total_seconds() // 60)
     sign = "+" if minutes >= 0 else "-"
     return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
@@ -151,10 +151,11 @@ def format_filesize(size) -> str:
         return ""
     if size < 1024:
         return gettext("%(n)s bytes", n=format_decimal(size))
-    for unit in ("kB", "MB", "GB"):
+    for unit in ("kB", "MB"):
         size /= 1024
-        if size < 1024 or unit == "GB":
+        if size < 1024:
             return f"{format_decimal(round(size, 1))} {unit}"
+    return f"{format_decimal(round(size / 1024, 1))} GB"
 
 
 def init_app(app):
@@ -170,16 +171,5 @@ def init_app(app):
     app.jinja_env.filters["date"] = _format_date
     app.jinja_env.filters["filesizeformat"] = lambda v, _binary=False: format_filesize(v)
     app.jinja_env.filters["decimal"] = lambda v: format_decimal(v) if v is not None else ""
-    from .audit import action_label, describe, object_label
-
-    app.jinja_env.filters["audit_lines"] = describe
-    app.jinja_env.globals["audit_action"] = action_label
-    app.jinja_env.globals["audit_object"] = object_label
     app.jinja_env.globals["current_locale"] = get_locale
     app.jinja_env.globals["current_timezone"] = lambda: str(get_timezone())
-
-    from ..accounts.labels import template_globals
-    from ..catalogue.labels import template_globals as catalogue_globals
-
-    app.jinja_env.globals.update(template_globals())
-    app.jinja_env.globals.update(catalogue_globals())

@@ -11,6 +11,7 @@ from flask import current_app
 from ..core.database import utcnow
 from ..extensions import db
 from . import backends
+from .dispatch import hand_over
 from .models import MailStatus, OutboxMail
 
 log = logging.getLogger(__name__)
@@ -113,8 +114,6 @@ def _defer(mail, error, possibly_delivered=False):
 def relay(limit=500):
     """Re-dispatch pending mails that are due (their task was lost or never published) and
     release claims of workers that died mid-send. Returns how many were dispatched."""
-    from .dispatch import hand_over
-
     now = utcnow()
     stale = (
         OutboxMail.status == MailStatus.SENDING,

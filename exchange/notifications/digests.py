@@ -24,7 +24,7 @@ from . import events
 from .models import Digest, Notification
 from .reminders import _insert
 
-STAFF = (Role.ADMIN, Role.COORDINATOR)
+STAFF = Role.STAFF
 LOOKAHEAD = timedelta(days=14)
 LIST_LIMIT = 10
 

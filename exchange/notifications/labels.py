@@ -70,11 +70,8 @@ def present(data) -> dict:
 
 
 def template_globals():
-    from .events import title_of
-
     return {
         "decision_label": lambda v: DECISION_LABELS.get(v, v),
         "deadline_label": lambda v: DEADLINE_LABELS.get(v, v),
-        "notification_title": title_of,
         "step_label": step_label,
     }

@@ -16,20 +16,21 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..accounts.models import Role, User
-from ..admin.forms import ConfirmForm
 from ..applications.models import Application
 from ..core.database import utcnow
+from ..core.forms import ConfirmForm
 from ..core.params import page_number, whole
 from ..core.security import roles_required, safe_redirect_target
 from ..extensions import db
 from ..mail.models import OutboxMail
+from ..mail.operations import render_mail
 from . import digests, events, history
 from .labels import template_globals
 from .models import Notification
 
 bp = Blueprint("notifications", __name__)
 PER_PAGE = 30
-STAFF = (Role.COORDINATOR, Role.ADMIN)
+STAFF = Role.STAFF
 
 
 def unread_notifications():
@@ -45,6 +46,7 @@ def unread_notifications():
 def _register_globals(state):
     state.app.jinja_env.globals.update(template_globals())
     state.app.jinja_env.globals["unread_notifications"] = unread_notifications
+    state.app.jinja_env.globals["notification_title"] = events.title_of  # events uses labels
     history.register()
 
 
@@ -113,8 +115,6 @@ def _preview_target():
 
 
 def _render_digest(user, period):
-    from ..mail.operations import render_mail
-
     content = digests.build(user, period, utcnow(), since=digests._previous(user.id, period))
     subject, _text, html = render_mail(
         "digest",

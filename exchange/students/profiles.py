@@ -20,14 +20,14 @@ from ..accounts.models import (
     UnitFunction,
 )
 from ..catalogue import reference
-from ..catalogue.operations import ValidationFailed, _clean
 from ..core import audit, uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
 from ..core.params import whole
+from ..core.validation import ValidationFailed, clean_text
 from ..extensions import db
 
-STAFF_ROLES = (Role.COORDINATOR, Role.ADMIN)
+STAFF_ROLES = Role.STAFF
 CERTIFICATE_TYPES = ("application/pdf", "image/png", "image/jpeg")
 # Fields the roster may set; once it has, they are the registrar's.
 REGISTRAR_FIELDS = (
@@ -245,10 +245,10 @@ def update_profile(user, data: ProfileData, *, actor):
         ("student_number", 32),
     ):
         if given(name):
-            values[name] = _clean(getattr(data, name), limit) or None
+            values[name] = clean_text(getattr(data, name), limit) or None
     for name in ("phone", "emergency_phone"):
         if given(name):
-            text = _clean(getattr(data, name), 40)
+            text = clean_text(getattr(data, name), 40)
             if text and not PHONE_RE.match(text):
                 problems.append(
                     (name, _l("Enter a telephone number, for example +86 10 1234 5678."))
@@ -369,7 +369,7 @@ def save_language_result(user, data: LanguageData, certificate=None, filename=No
     if problems:
         raise ValidationFailed(problems)
     profile = profile_of(user)
-    test_name = _clean(data.test_name, 64)
+    test_name = clean_text(data.test_name, 64)
     result = next(
         (r for r in profile.language_results if (r.language, r.test_name) == (language, test_name)),
         None,
@@ -381,7 +381,7 @@ def save_language_result(user, data: LanguageData, certificate=None, filename=No
         result = LanguageResult(language=language, test_name=test_name, level=CEFR[level])
         profile.language_results.append(result)
     result.level = CEFR[level]
-    result.score = _clean(data.score, 32) or None
+    result.score = clean_text(data.score, 32) or None
     result.taken_on = taken
     if stored is not None:
         uploads.delete_after_commit(uploads.path_of("certificates", result.certificate_stored_name))

@@ -7,11 +7,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..accounts.models import Role, Unit, User
-from ..catalogue.operations import ValidationFailed
-from ..core import uploads
-from ..core.audit import AuditEvent
+from ..core import audit, uploads
 from ..core.errors import DomainError
+from ..core.forms import show_problems
 from ..core.security import roles_required
+from ..core.validation import ValidationFailed
 from ..extensions import db
 from . import profiles
 from .forms import LanguageForm, PlainForm, ProfileForm
@@ -88,8 +88,8 @@ def _save(user, form, staff):
         changed = profiles.update_profile(user, data, actor=current_user)
     except ValidationFailed as exc:
         db.session.rollback()
-        for field_name, message in exc.problems:
-            getattr(form, field_name).errors = list(getattr(form, field_name).errors) + [message]
+        for message in show_problems(form, exc):
+            flash(message, "danger")
         return None
     except DomainError as exc:
         db.session.rollback()
@@ -103,16 +103,7 @@ def _save(user, form, staff):
 def _render(user, form, staff, status=200):
     history = []
     if staff:
-        history = db.session.scalars(
-            sa.select(AuditEvent)
-            .where(
-                AuditEvent.object_type == "User",
-                AuditEvent.object_id == str(user.id),
-                AuditEvent.action.like("profile.%"),
-            )
-            .order_by(AuditEvent.id.desc())
-            .limit(50)
-        ).all()
+        history = audit.history(user, limit=50, action_prefix="profile.")
     return (
         render_template(
             "students/profile.html",
