@@ -57,6 +57,9 @@ class _Texts:
         key += (a.min_gpa, a.min_gpa_scale, a.language, a.language_level)
         return self._once(key, lambda: tuple(str(r) for r in reasons(a, student)))
 
+    def decimal(self, value):
+        return self._once(("decimal", value), lambda: format_decimal(value))
+
     def type_label(self, kind):
         return self._once(("type", kind), lambda: str(AGREEMENT_TYPE_LABELS[kind]))
 
@@ -88,8 +91,8 @@ class _Texts:
             parts.append(
                 self.text(
                     "Minimum GPA %(gpa)s/%(scale)s",
-                    gpa=format_decimal(a.min_gpa),
-                    scale=format_decimal(a.min_gpa_scale),
+                    gpa=self.decimal(a.min_gpa),
+                    scale=self.decimal(a.min_gpa_scale),
                 )
                 + " · "
             )
