@@ -334,6 +334,36 @@ def test_agreement_lines_show_each_agreement_its_own_terms(student_client):
         assert "Requires German at level B2; you have no German result on record." in html
 
 
+def test_most_places_counts_only_current_agreements_and_keeps_partners_without_any(
+    staff_client,
+):
+    """The places sort joins each partner's current places, grouped once: drafts and past
+    agreements do not count, partners without any stay in the list (staff), after the others,
+    by name; the export keeps the same order."""
+    AgreementFactory(
+        partner=PartnerFactory(name="Draft U"), places_per_year=9
+    ).status = AgreementStatus.DRAFT
+    AgreementFactory(
+        partner=PartnerFactory(name="Past U"),
+        places_per_year=8,
+        first_academic_year=2018,
+        last_academic_year=2020,
+    )
+    few = PartnerFactory(name="Few U")
+    AgreementFactory(partner=few, places_per_year=1)
+    AgreementFactory(partner=few, places_per_year=2)
+    AgreementFactory(partner=PartnerFactory(name="Many U"), places_per_year=4)
+    PartnerFactory(name="Bare U")
+    db.session.commit()
+
+    html = staff_client.get("/catalogue/?all=1&sort=places").get_data(as_text=True)
+    assert names(html) == ["Many U", "Few U", "Bare U", "Draft U", "Past U"]
+    assert "5 partners" in html
+    text = staff_client.get("/catalogue/export.csv?all=1&sort=places").get_data(as_text=True)
+    exported = [row["name"] for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))]
+    assert exported == ["Many U", "Few U", "Bare U", "Draft U", "Past U"]
+
+
 def test_empty_state_says_what_to_change(student_client):
     AgreementFactory(partner=PartnerFactory(name="Some U", country="DE"))
     html = student_client.get("/catalogue/?q=zzz&country=JP").get_data(as_text=True)

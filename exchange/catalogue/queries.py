@@ -192,12 +192,14 @@ def partner_clause(filters: CatalogueFilters, student: StudentFacts | None, year
     return sa.and_(sa.true(), *conditions)
 
 
-def _places_subquery(year):
+def _places_by_partner(year):
+    """Current places per year of each partner with any: grouped once, to join, rather than a
+    sum per partner (a correlated subquery run for each of 10,000 partners took ~50 ms)."""
     return (
-        sa.select(sa.func.coalesce(sa.func.sum(Agreement.places_per_year), 0))
-        .where(Agreement.partner_id == Partner.id, current_agreement_clause(year))
-        .correlate(Partner)
-        .scalar_subquery()
+        sa.select(Agreement.partner_id, sa.func.sum(Agreement.places_per_year).label("places"))
+        .where(current_agreement_clause(year))
+        .group_by(Agreement.partner_id)
+        .subquery("partner_places")
     )
 
 
@@ -208,7 +210,10 @@ def search_partners(filters: CatalogueFilters, student: StudentFacts | None = No
     if filters.sort == "country":
         stmt = stmt.order_by(Partner.country, Partner.name_key, Partner.id)
     elif filters.sort == "places":
-        stmt = stmt.order_by(_places_subquery(year).desc(), Partner.name_key, Partner.id)
+        places = _places_by_partner(year)
+        stmt = stmt.outerjoin(places, places.c.partner_id == Partner.id).order_by(
+            sa.func.coalesce(places.c.places, 0).desc(), Partner.name_key, Partner.id
+        )
     else:
         stmt = stmt.order_by(Partner.name_key, Partner.id)
     return stmt
@@ -315,14 +320,11 @@ def catalogue_page(filters: CatalogueFilters, student: StudentFacts | None = Non
     last one), then their agreements with their units' codes."""
     year = current_academic_year()
     stmt = search_partners(filters, student)
+    matching = sa.select(Partner.id).where(partner_clause(filters, student, year))
     # An uncorrelated scalar subquery, computed once (an InitPlan on PostgreSQL) with a plan of
     # its own: at 10,000 partners a hash semi-join, ~2x cheaper than count(*) OVER (), which
     # would walk every matching partner through the page's nested loop.
-    total = (
-        sa.select(sa.func.count())
-        .select_from(stmt.order_by(None).with_only_columns(Partner.id).subquery())
-        .scalar_subquery()
-    )
+    total = sa.select(sa.func.count()).select_from(matching.subquery()).scalar_subquery()
     columns = (
         Partner.id,
         Partner.name,
