@@ -43,13 +43,25 @@ class _Texts:
             value = self.memo[key] = make()
         return value
 
-    def text(self, msgid, **variables):
+    # Messages are written out at each call (self.t.ugettext("...")) for pybabel to extract.
+    @staticmethod
+    def text(translated, **variables):
         # As Jinja's autoescaping gettext does: the message is markup, its variables escaped.
-        return Markup(self.t.ugettext(msgid)) % variables
+        return Markup(translated) % variables
 
-    def plural(self, singular, plural, num):
+    def places(self, num):
         return self._once(
-            (singular, num), lambda: self.t.ungettext(singular, plural, num) % {"num": num}
+            ("places", num),
+            lambda: (
+                self.t.ungettext("%(num)d place a year", "%(num)d places a year", num)
+                % {"num": num}
+            ),
+        )
+
+    def months(self, num):
+        return self._once(
+            ("months", num),
+            lambda: self.t.ungettext("%(num)d month", "%(num)d months", num) % {"num": num},
         )
 
     def verdict(self, a, student):
@@ -81,7 +93,7 @@ class _Texts:
         if a.language:
             parts.append(
                 self.text(
-                    "Language: %(lang)s %(level)s",
+                    self.t.ugettext("Language: %(lang)s %(level)s"),
                     lang=language_name(a.language),
                     level=a.language_level.value,
                 )
@@ -90,22 +102,24 @@ class _Texts:
         if a.min_gpa is not None:
             parts.append(
                 self.text(
-                    "Minimum GPA %(gpa)s/%(scale)s",
+                    self.t.ugettext("Minimum GPA %(gpa)s/%(scale)s"),
                     gpa=self.decimal(a.min_gpa),
                     scale=self.decimal(a.min_gpa_scale),
                 )
                 + " · "
             )
         if a.all_units:
-            parts.append(self.text("All units"))
+            parts.append(self.text(self.t.ugettext("All units")))
         else:
-            parts.append(self.text("Units: %(units)s", units=", ".join(unit_codes)))
+            parts.append(
+                self.text(self.t.ugettext("Units: %(units)s"), units=", ".join(unit_codes))
+            )
         if subjects:
             abbrs = Markup(", ").join(
                 Markup('<abbr title="{}">{}</abbr>').format(isced_name(code), code)
                 for code in subjects
             )
-            parts.append(Markup(" · ") + self.text("Subjects:") + " " + abbrs)
+            parts.append(Markup(" · ") + self.text(self.t.ugettext("Subjects:")) + " " + abbrs)
         return Markup("\n").join(parts)
 
 
@@ -119,8 +133,8 @@ def agreement_lines(agreements, student=None):
         lines[a.id] = AgreementLine(
             id=a.id,
             type=texts.type_label(a.type),
-            places=texts.plural("%(num)d place a year", "%(num)d places a year", a.places_per_year),
-            months=texts.plural("%(num)d month", "%(num)d months", a.months_per_mobility),
+            places=texts.places(a.places_per_year),
+            months=texts.months(a.months_per_mobility),
             levels=texts.levels(tuple(a.degree_levels)),
             years=texts.years(a.first_academic_year, a.last_academic_year),
             details=texts.details(a, unit_codes, tuple(a.subject_area_list)),
