@@ -95,7 +95,9 @@ class _Texts:
                 self.text(
                     self.t.ugettext("Language: %(lang)s %(level)s"),
                     lang=language_name(a.language),
-                    level=a.language_level.value,
+                    # A language without a level shows none (as the macro did, by Jinja's
+                    # Undefined).
+                    level=a.language_level.value if a.language_level else "",
                 )
                 + " · "
             )
