@@ -334,6 +334,16 @@ def test_agreement_lines_show_each_agreement_its_own_terms(student_client):
         assert "Requires German at level B2; you have no German result on record." in html
 
 
+def test_a_language_without_a_level_is_shown_without_one(student_client):
+    partner = PartnerFactory(name="Lang U")
+    AgreementFactory(partner=partner, language="fr")
+    db.session.commit()
+    for path in ("/catalogue/", f"/catalogue/partners/{partner.id}"):
+        resp = student_client.get(path)
+        assert resp.status_code == 200
+        assert "Language: French  · " in resp.get_data(as_text=True)
+
+
 def test_most_places_counts_only_current_agreements_and_keeps_partners_without_any(
     staff_client,
 ):
