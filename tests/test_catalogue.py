@@ -277,6 +277,103 @@ def test_sorting_and_pagination_keep_filters(student_client):
     assert student_client.get("/catalogue/?page=abc").status_code == 200
 
 
+def test_agreement_lines_show_each_agreement_its_own_terms(student_client):
+    """Lines are shaped once per page and share the texts they have in common: each line
+    still shows its own terms, units (escaped) and subjects, on the list and the partner's
+    page alike."""
+    rd = UnitFactory(code="R&D")
+    partner = PartnerFactory(name="Terms U")
+    AgreementFactory(
+        partner=partner,
+        type=AgreementType.SUMMER_SCHOOL,
+        places_per_year=1,
+        months_per_mobility=1,
+        bachelor=True,
+        master=True,
+        first_academic_year=2025,
+        last_academic_year=2029,
+        language="en",
+        language_level=CEFR.B2,
+        language_rank=4,
+        min_gpa=Decimal("3.25"),
+        subject_areas="0613 0421",
+        all_units=False,
+    ).units = [rd, student_client.unit]
+    AgreementFactory(
+        partner=partner,
+        places_per_year=3,
+        months_per_mobility=10,
+        bachelor=False,
+        master=True,
+        language="de",
+        language_level=CEFR.B2,
+        language_rank=4,
+        subject_areas="",
+    )
+    db.session.commit()
+
+    for path in ("/catalogue/", f"/catalogue/partners/{partner.id}"):
+        html = student_client.get(path).get_data(as_text=True)
+        assert html.count('agreement-line"') == 2
+        assert '<span class="fw-semibold">Summer school</span>' in html
+        assert '<span class="fw-semibold">Bilateral student exchange</span>' in html
+        assert '<span class="badge text-bg-light border">1 place a year</span>' in html
+        assert '<span class="badge text-bg-light border">3 places a year</span>' in html
+        assert '<span class="badge text-bg-light border">1 month</span>' in html
+        assert '<span class="badge text-bg-light border">10 months</span>' in html
+        assert '<span class="small text-body-secondary">Bachelor, Master</span>' in html
+        assert '<span class="small text-body-secondary">Master</span>' in html
+        assert '<span class="small text-body-secondary">2025/26–2029/30</span>' in html
+        assert "Language: English B2 · " in html and "Language: German B2 · " in html
+        assert "Minimum GPA 3.25/4 · " in html
+        assert "Units: CS, R&amp;D" in html and "All units" in html
+        assert '0613</abbr>, <abbr title="Law">0421</abbr>' in html
+        # The first one is met; the second asks for a master student and German B2.
+        assert html.count("You meet the requirements.") == 1
+        assert "Open to master students; you are a bachelor student." in html
+        assert "Requires German at level B2; you have no German result on record." in html
+
+
+def test_a_language_without_a_level_is_shown_without_one(student_client):
+    partner = PartnerFactory(name="Lang U")
+    AgreementFactory(partner=partner, language="fr")
+    db.session.commit()
+    for path in ("/catalogue/", f"/catalogue/partners/{partner.id}"):
+        resp = student_client.get(path)
+        assert resp.status_code == 200
+        assert "Language: French  · " in resp.get_data(as_text=True)
+
+
+def test_most_places_counts_only_current_agreements_and_keeps_partners_without_any(
+    staff_client,
+):
+    """The places sort joins each partner's current places, grouped once: drafts and past
+    agreements do not count, partners without any stay in the list (staff), after the others,
+    by name; the export keeps the same order."""
+    AgreementFactory(
+        partner=PartnerFactory(name="Draft U"), places_per_year=9
+    ).status = AgreementStatus.DRAFT
+    AgreementFactory(
+        partner=PartnerFactory(name="Past U"),
+        places_per_year=8,
+        first_academic_year=2018,
+        last_academic_year=2020,
+    )
+    few = PartnerFactory(name="Few U")
+    AgreementFactory(partner=few, places_per_year=1)
+    AgreementFactory(partner=few, places_per_year=2)
+    AgreementFactory(partner=PartnerFactory(name="Many U"), places_per_year=4)
+    PartnerFactory(name="Bare U")
+    db.session.commit()
+
+    html = staff_client.get("/catalogue/?all=1&sort=places").get_data(as_text=True)
+    assert names(html) == ["Many U", "Few U", "Bare U", "Draft U", "Past U"]
+    assert "5 partners" in html
+    text = staff_client.get("/catalogue/export.csv?all=1&sort=places").get_data(as_text=True)
+    exported = [row["name"] for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))]
+    assert exported == ["Many U", "Few U", "Bare U", "Draft U", "Past U"]
+
+
 def test_empty_state_says_what_to_change(student_client):
     AgreementFactory(partner=PartnerFactory(name="Some U", country="DE"))
     html = student_client.get("/catalogue/?q=zzz&country=JP").get_data(as_text=True)
@@ -552,6 +649,9 @@ def test_catalogue_list_and_partner_page_use_a_fixed_number_of_statements(
     }
     assert many == few
     assert max(many.values()) <= 6
+    # The page's partners come with their total in one statement, their agreements (with
+    # their units) in another: with the user and the units of the filter, four in all.
+    assert many["/catalogue/"] <= 4
     assert count_statements(student_client, f"/catalogue/partners/{first}") == few_page
     assert count_statements(staff_client, f"/catalogue/partners/{first}") == few_staff
 

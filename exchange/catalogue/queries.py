@@ -192,12 +192,14 @@ def partner_clause(filters: CatalogueFilters, student: StudentFacts | None, year
     return sa.and_(sa.true(), *conditions)
 
 
-def _places_subquery(year):
+def _places_by_partner(year):
+    """Current places per year of each partner with any: grouped once, to join, rather than a
+    sum per partner (a correlated subquery run for each of 10,000 partners took ~50 ms)."""
     return (
-        sa.select(sa.func.coalesce(sa.func.sum(Agreement.places_per_year), 0))
-        .where(Agreement.partner_id == Partner.id, current_agreement_clause(year))
-        .correlate(Partner)
-        .scalar_subquery()
+        sa.select(Agreement.partner_id, sa.func.sum(Agreement.places_per_year).label("places"))
+        .where(current_agreement_clause(year))
+        .group_by(Agreement.partner_id)
+        .subquery("partner_places")
     )
 
 
@@ -208,7 +210,10 @@ def search_partners(filters: CatalogueFilters, student: StudentFacts | None = No
     if filters.sort == "country":
         stmt = stmt.order_by(Partner.country, Partner.name_key, Partner.id)
     elif filters.sort == "places":
-        stmt = stmt.order_by(_places_subquery(year).desc(), Partner.name_key, Partner.id)
+        places = _places_by_partner(year)
+        stmt = stmt.outerjoin(places, places.c.partner_id == Partner.id).order_by(
+            sa.func.coalesce(places.c.places, 0).desc(), Partner.name_key, Partner.id
+        )
     else:
         stmt = stmt.order_by(Partner.name_key, Partner.id)
     return stmt
@@ -241,14 +246,16 @@ class AgreementView:
     subject_area_list: tuple
 
     @classmethod
-    def of(cls, a: Agreement):
+    def of_row(cls, a, unit_rows):
+        """From a row of AGREEMENT_VIEW_COLUMNS, and its rows' unit ids and codes."""
         return cls(
             id=a.id,
             partner_id=a.partner_id,
             type=a.type,
             places_per_year=a.places_per_year,
             months_per_mobility=a.months_per_mobility,
-            degree_levels=tuple(a.degree_levels),
+            # The model's rule, read from the row's bachelor/master/doctoral flags.
+            degree_levels=tuple(Agreement.degree_levels.fget(a)),
             first_academic_year=a.first_academic_year,
             last_academic_year=a.last_academic_year,
             language=a.language,
@@ -256,9 +263,30 @@ class AgreementView:
             min_gpa=a.min_gpa,
             min_gpa_scale=a.min_gpa_scale,
             all_units=a.all_units,
-            units=tuple(UnitRef(u.id, u.code) for u in a.units),
-            subject_area_list=tuple(a.subject_area_list),
+            units=tuple(UnitRef(r.unit_id, r.unit_code) for r in unit_rows if r.unit_id),
+            subject_area_list=tuple(a.subject_areas.split()) if a.subject_areas else (),
         )
+
+
+# The agreements' columns the list reads (AgreementView.of_row).
+AGREEMENT_VIEW_COLUMNS = (
+    "id",
+    "partner_id",
+    "type",
+    "places_per_year",
+    "months_per_mobility",
+    "bachelor",
+    "master",
+    "doctoral",
+    "first_academic_year",
+    "last_academic_year",
+    "language",
+    "language_level",
+    "min_gpa",
+    "min_gpa_scale",
+    "all_units",
+    "subject_areas",
+)
 
 
 @dataclass(frozen=True)
@@ -273,53 +301,86 @@ class PartnerView:
     agreements: tuple
 
     @classmethod
-    def of(cls, p: Partner, agreements):
+    def of_row(cls, p, agreements):
         return cls(
             id=p.id,
             name=p.name,
             name_native=p.name_native,
             country=p.country,
             city=p.city,
-            language_codes=tuple(p.language_codes),
+            language_codes=tuple(p.languages.split()) if p.languages else (),
             active=p.status is PartnerStatus.ACTIVE,
-            agreements=tuple(AgreementView.of(a) for a in agreements),
+            agreements=tuple(agreements),
         )
 
 
 def catalogue_page(filters: CatalogueFilters, student: StudentFacts | None = None):
-    """One page of partners with their current agreements, in three statements."""
+    """One page of partners with their current agreements, in two statements: the page's
+    partners with the total riding on each row (a third when the page asked for is past the
+    last one), then their agreements with their units' codes."""
     year = current_academic_year()
     stmt = search_partners(filters, student)
-    total = db.session.scalar(
-        sa.select(sa.func.count()).select_from(
-            stmt.order_by(None).with_only_columns(Partner.id).subquery()
-        )
+    matching = sa.select(Partner.id).where(partner_clause(filters, student, year))
+    # An uncorrelated scalar subquery, computed once (an InitPlan on PostgreSQL) with a plan of
+    # its own: at 10,000 partners a hash semi-join, ~2x cheaper than count(*) OVER (), which
+    # would walk every matching partner through the page's nested loop.
+    total = sa.select(sa.func.count()).select_from(matching.subquery()).scalar_subquery()
+    columns = (
+        Partner.id,
+        Partner.name,
+        Partner.name_native,
+        Partner.country,
+        Partner.city,
+        Partner.languages,
+        Partner.status,
+        total.label("total"),
     )
+    page = max(filters.page, 1)
+
+    def partners_on(page):
+        offset = (page - 1) * PER_PAGE
+        return db.session.execute(
+            stmt.with_only_columns(*columns).offset(offset).limit(PER_PAGE)
+        ).all()
+
+    rows = partners_on(page)
+    if rows:
+        total = rows[0].total
+    else:
+        total = db.session.scalar(sa.select(total))
     pages = max(1, -(-total // PER_PAGE))
-    page = min(filters.page, pages)
-    partners = db.session.scalars(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    if page > pages:  # past the last page: show the last one, as the links would
+        page = pages
+        rows = partners_on(page)
     agreements = {}
-    if partners:
-        rows = (
-            db.session.scalars(
-                sa.select(Agreement)
-                .where(
-                    Agreement.partner_id.in_([p.id for p in partners]),
-                    # The agreements the filters chose the partner by, not all its current
-                    # ones: "only agreements I am eligible for" must not list one the student
-                    # does not meet.
-                    agreement_clause(filters, student, year),
-                )
-                .options(joinedload(Agreement.units))  # a few units each: one statement
-                .order_by(Agreement.partner_id, Agreement.type, Agreement.id)
+    if rows:
+        # Aliased: the filters' EXISTS on agreement_units must not correlate to this join.
+        links = agreement_units.alias("unit_links")
+        agreement_rows = db.session.execute(
+            sa.select(
+                *(getattr(Agreement, name) for name in AGREEMENT_VIEW_COLUMNS),
+                Unit.id.label("unit_id"),
+                Unit.code.label("unit_code"),
             )
-            .unique()
-            .all()
-        )
-        for agreement in rows:
-            agreements.setdefault(agreement.partner_id, []).append(agreement)
+            .outerjoin(links, links.c.agreement_id == Agreement.id)
+            .outerjoin(Unit, Unit.id == links.c.unit_id)
+            .where(
+                Agreement.partner_id.in_([r.id for r in rows]),
+                # The agreements the filters chose the partner by, not all its current
+                # ones: "only agreements I am eligible for" must not list one the student
+                # does not meet.
+                agreement_clause(filters, student, year),
+            )
+            .order_by(Agreement.partner_id, Agreement.type, Agreement.id, Unit.code)
+        ).all()
+        by_agreement = {}  # one row per agreement and unit, in the list's order
+        for r in agreement_rows:
+            by_agreement.setdefault(r.id, []).append(r)
+        for group in by_agreement.values():
+            view = AgreementView.of_row(group[0], group)
+            agreements.setdefault(view.partner_id, []).append(view)
     return {
-        "partners": tuple(PartnerView.of(p, agreements.get(p.id, ())) for p in partners),
+        "partners": tuple(PartnerView.of_row(r, agreements.get(r.id, ())) for r in rows),
         "total": total,
         "page": page,
         "pages": pages,

@@ -14,8 +14,9 @@ from ..extensions import db
 from . import operations as ops
 from . import queries, reference
 from .academic import current_academic_year
-from .eligibility import StudentFacts, reasons
+from .eligibility import StudentFacts
 from .forms import AgreementForm, ContactForm, DocumentForm, PartnerForm, TerminateForm
+from .lines import agreement_lines
 from .models import Agreement, Partner, PartnerContact, PartnerStatus
 
 bp = Blueprint("catalogue", __name__)
@@ -51,19 +52,12 @@ def index():
     student = student_facts()
     filters = queries.CatalogueFilters.from_args(request.args, staff=staff)
     result = queries.catalogue_page(filters, student)
-    verdicts = {}
-    if student is not None:
-        verdicts = {
-            a.id: [str(r) for r in reasons(a, student)]
-            for p in result["partners"]
-            for a in p.agreements
-        }
     return render_template(
         "catalogue/index.html",
         filters=filters,
         staff=staff,
         student=student,
-        verdicts=verdicts,
+        lines=agreement_lines((a for p in result["partners"] for a in p.agreements), student),
         units=chooser(options_html(queries.units())),
         countries=_reference_options("countries", reference.country_choices),
         languages=_reference_options("languages", reference.language_choices),
@@ -80,12 +74,11 @@ def partner(partner_id):
     if page is None:
         abort(404)
     student = student_facts()
-    eligibility = {a.id: reasons(a, student) for a in page["agreements"]} if student else {}
     return render_template(
         "catalogue/partner.html",
         staff=staff,
         student=student,
-        eligibility=eligibility,
+        lines=agreement_lines(page["agreements"], student),
         contact_form=ContactForm(),
         confirm=ConfirmForm(),
         terminate_form=TerminateForm(),
