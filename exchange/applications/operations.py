@@ -2,7 +2,7 @@
 writes the timeline entry and the audit event; the caller commits."""
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 
@@ -16,7 +16,7 @@ from ..catalogue.models import CEFR_RANK
 from ..core import audit, uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
-from ..core.validation import ValidationFailed, clean_text
+from ..core.validation import ValidationFailed, clean_text, parse_decimal
 from ..extensions import db
 from ..students import profiles
 from . import signals
@@ -150,19 +150,6 @@ class Details:
     languages: list[tuple[str, ...]]
 
 
-def _decimal(value):
-    value = (value or "").strip().replace(",", ".")
-    if not value:
-        return None
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise ValueError from None
-    if not number.is_finite():
-        raise ValueError
-    return number.quantize(Decimal("0.01"))
-
-
 def save_details(application, details: Details, *, actor):
     """The statement, GPA and language results the student confirms for this application."""
     _require_owner(application, actor)
@@ -174,9 +161,9 @@ def save_details(application, details: Details, *, actor):
             ("statement", _l("The statement is longer than %(n)d characters.", n=STATEMENT_LIMIT))
         )
     try:
-        scale = _decimal(details.gpa_scale)
+        scale = parse_decimal(details.gpa_scale)
         scale = Decimal("4.00") if scale is None else scale
-        gpa = _decimal(details.gpa)
+        gpa = parse_decimal(details.gpa)
     except ValueError:
         problems.append(("gpa", _l("Enter the GPA as a number, for example 3.45.")))
         gpa, scale = None, Decimal("4.00")

@@ -2,6 +2,7 @@
 of a form at once, and the cleaning every free-text field gets."""
 
 import re
+from decimal import Decimal, InvalidOperation
 
 from .errors import DomainError
 
@@ -20,3 +21,18 @@ def clean_text(value, limit=None):
     """`value` stripped, without control characters, cut to `limit` characters."""
     value = CONTROL_CHARACTERS.sub("", (value or "").strip())
     return value[:limit] if limit else value
+
+
+def parse_decimal(value):
+    """A GPA or score typed as text ("3,6" or "3.60") to two places; None when empty.
+    Raises ValueError for anything that is not a finite number."""
+    value = (value or "").strip().replace(",", ".")
+    if not value:
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ValueError from None
+    if not number.is_finite():
+        raise ValueError
+    return number.quantize(Decimal("0.01"))

@@ -5,7 +5,7 @@ writes its audit event; the caller commits."""
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 
@@ -24,7 +24,7 @@ from ..core import audit, uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
 from ..core.params import whole
-from ..core.validation import ValidationFailed, clean_text
+from ..core.validation import ValidationFailed, clean_text, parse_decimal
 from ..extensions import db
 
 STAFF_ROLES = Role.STAFF
@@ -164,19 +164,6 @@ class ProfileData:
     date_of_birth: str | None = None
     student_number: str | None = None  # staff only
     unit_id: str | None = None  # staff only
-
-
-def parse_decimal(value):
-    value = (value or "").strip().replace(",", ".")
-    if not value:
-        return None
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise ValueError from None
-    if not number.is_finite():
-        raise ValueError
-    return number.quantize(Decimal("0.01"))
 
 
 def parse_degree(value):
