@@ -2,6 +2,7 @@
 folded away behind a button instead of filling the first screen."""
 
 import pytest
+from playwright.sync_api import expect
 
 from exchange.accounts.models import User
 from exchange.applications.models import ApplicationStatus
@@ -106,9 +107,12 @@ def test_the_catalogue_filters_fold_away_on_a_phone(phone_site):
 
             toggle.click()
             page.get_by_label("Country").wait_for(state="visible")
+            # Until Bootstrap's collapse has finished opening, the button is still moving and
+            # a click can miss it on a loaded machine.
+            expect(page.locator(".collapsing")).to_have_count(0)
             page.get_by_label("Country").select_option("FR")
-            page.get_by_role("button", name="Apply filters").click()
-            page.wait_for_url("**country=FR**")
+            with page.expect_navigation(url="**country=FR**"):
+                page.get_by_role("button", name="Apply filters").click()
             assert page.get_by_test_id("filters-toggle").inner_text().strip().endswith("1")
             assert not page.get_by_label("Country").is_visible()
 
