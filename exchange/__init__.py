@@ -10,6 +10,7 @@ from worker.celery_app import init_celery
 
 from . import models  # noqa: F401 - every table is known to SQLAlchemy and Alembic
 from .accounts import labels as accounts_labels
+from .accounts import logins as account_logins
 from .admin.views import bp as admin_bp
 from .applications.staff_views import bp as applications_staff_bp
 from .applications.views import bp as applications_bp
@@ -80,6 +81,7 @@ def register_extensions(app):
     fragments.init_app(app)
     login_manager.init_app(app)
     security.init_app(app)
+    account_logins.init_app(app)
     params.init_app(app)
 
     init_celery(app)

@@ -12,9 +12,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "exchange" / "core"
 # What core may import from exchange: itself and the uninitialised extensions.
 CORE_MAY_IMPORT = {"core", "extensions"}
-# The login statement in core/security.py still loads the user (accounts) and the unread count
-# (notifications) itself; it is the one core module left to move behind a user-loader callback.
-CORE_WAITING_FOR_LEAN = {"security.py"}
 
 
 def test_import_contracts_hold():
@@ -45,7 +42,6 @@ def test_core_imports_no_feature():
     offenders = {
         path.name: sorted(_exchange_imports(path) - CORE_MAY_IMPORT)
         for path in sorted(CORE.glob("*.py"))
-        if path.name not in CORE_WAITING_FOR_LEAN
     }
     assert {name: used for name, used in offenders.items() if used} == {}
 
