@@ -12,6 +12,7 @@ from . import models  # noqa: F401 - every table is known to SQLAlchemy and Alem
 from .accounts import labels as accounts_labels
 from .accounts import logins as account_logins
 from .admin.views import bp as admin_bp
+from .applications import usage as application_usage
 from .applications.staff_views import bp as applications_staff_bp
 from .applications.views import bp as applications_bp
 from .approvals import operations as approvals_operations
@@ -19,6 +20,7 @@ from .approvals.chain_views import bp as chains_bp
 from .approvals.substitute_views import bp as substitutes_bp
 from .approvals.views import bp as approvals_bp
 from .auth.views import bp as auth_bp
+from .calls import queries as call_queries
 from .calls.views import bp as calls_bp
 from .catalogue import labels as catalogue_labels
 from .catalogue.cli import partners_cli
@@ -86,7 +88,10 @@ def register_extensions(app):
 
     init_celery(app)
     dispatch.init_app(app)
-    # The lower packages' signals reach the higher ones (connecting twice is harmless).
+    # The lower packages' signals reach the higher ones (connecting twice is harmless), and
+    # the higher ones answer the lower ones' hooks (docs/architecture.md).
+    call_queries.init_app(app)
+    application_usage.init_app(app)
     approvals_operations.init_app(app)
     notification_receivers.init_app(app)
 

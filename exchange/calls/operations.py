@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..applications.models import Application, ApplicationChoice
 from ..approvals.models import ApprovalChain
 from ..catalogue.academic import label as year_label
 from ..catalogue.models import Agreement, AgreementStatus
@@ -23,7 +22,7 @@ from ..core.errors import DomainError
 from ..core.i18n import valid_timezone
 from ..core.validation import ValidationFailed, clean_text
 from ..extensions import db
-from . import signals
+from . import hooks, signals
 from .models import Call, CallOffering, CallStatus, DocumentKind, Term
 
 __all__ = ["ValidationFailed"]
@@ -268,17 +267,6 @@ def _diff(before, after):
     return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
 
 
-def application_count(call) -> int:
-    return (
-        db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Application)
-            .where(Application.call_id == call.id)
-        )
-        or 0
-    )
-
-
 def _edit_problems(call, values, now):
     problems = []
     if call.status in FROZEN:
@@ -299,7 +287,7 @@ def _edit_problems(call, values, now):
             )
         )
     if values["academic_year"] != call.academic_year:
-        if application_count(call):
+        if hooks.application_count(call.id):
             problems.append(
                 (
                     "academic_year",
@@ -322,11 +310,7 @@ def _edit_problems(call, values, now):
                 )
             )
     if values["max_choices"] < call.max_choices:
-        most = db.session.scalar(
-            sa.select(sa.func.max(ApplicationChoice.rank))
-            .join(Application, Application.id == ApplicationChoice.application_id)
-            .where(Application.call_id == call.id)
-        )
+        most = hooks.most_choices_ranked(call.id)
         if most and values["max_choices"] < most:
             problems.append(
                 (
@@ -413,18 +397,6 @@ def _places(raw, agreement, problems):
     return places
 
 
-def chosen_counts(offering_ids) -> dict[int, int]:
-    """How many applications rank each offering."""
-    if not offering_ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(ApplicationChoice.offering_id, sa.func.count())
-        .where(ApplicationChoice.offering_id.in_(list(offering_ids)))
-        .group_by(ApplicationChoice.offering_id)
-    )
-    return dict(rows.all())
-
-
 def set_offerings(call, rows, *, actor, only=None):
     """Make the call offer exactly `rows` [(agreement_id, places)] (places empty: the
     agreement's places per year). With `only` (agreement ids), offerings outside it are left as
@@ -472,7 +444,7 @@ def set_offerings(call, rows, *, actor, only=None):
         places[key] = _places(raw, agreement, problems)
     scope = set(existing) if only is None else set(existing) & {int(i) for i in only}
     removing = [existing[key] for key in sorted(scope - set(wanted))]
-    chosen = chosen_counts([o.id for o in removing])
+    chosen = hooks.times_chosen([o.id for o in removing])
     for offering in removing:
         if chosen.get(offering.id):
             problems.append(
@@ -542,7 +514,7 @@ def unschedule_call(call, *, actor):
     """Scheduled or open → draft, while nobody has applied."""
     if call.status not in LIVE:
         raise DomainError(_l("Only a scheduled or open call can go back to draft."))
-    count = application_count(call)
+    count = hooks.application_count(call.id)
     if count:
         raise DomainError(
             _l(
