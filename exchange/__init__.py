@@ -16,7 +16,6 @@ from .applications import usage as application_usage
 from .applications.staff_views import bp as applications_staff_bp
 from .applications.views import bp as applications_bp
 from .approvals import operations as approvals_operations
-from .approvals.chain_views import bp as chains_bp
 from .approvals.substitute_views import bp as substitutes_bp
 from .approvals.views import bp as approvals_bp
 from .auth.views import bp as auth_bp
@@ -26,6 +25,7 @@ from .catalogue import labels as catalogue_labels
 from .catalogue.cli import partners_cli
 from .catalogue.io_views import bp as catalogue_io_bp
 from .catalogue.views import bp as catalogue_bp
+from .chains.views import bp as chains_bp
 from .cli import seed_cli, users_cli
 from .core import audit, errors, fragments, i18n, params, security
 from .core.database import configure_engine

@@ -8,18 +8,11 @@ import sqlalchemy as sa
 from exchange.accounts.models import Role, UnitFunction
 from exchange.applications.operations import submit_application
 from exchange.approvals import operations as approval_ops
-from exchange.approvals import templates_ops as ops
-from exchange.approvals.models import (
-    ApplicationStep,
-    ApprovalChain,
-    ApprovalStepTemplate,
-    ApproverRule,
-    RestartFrom,
-    StepStatus,
-    Substitution,
-)
+from exchange.approvals.models import ApplicationStep, StepStatus, Substitution
 from exchange.calls import operations as call_ops
 from exchange.calls.models import Call, CallStatus
+from exchange.chains import operations as ops
+from exchange.chains.models import ApprovalChain, ApprovalStepTemplate, ApproverRule, RestartFrom
 from exchange.core.audit import AuditEvent
 from exchange.core.errors import DomainError, NotAllowed
 from exchange.extensions import db

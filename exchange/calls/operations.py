@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..approvals.models import ApprovalChain
 from ..catalogue.academic import label as year_label
 from ..catalogue.models import Agreement, AgreementStatus
+from ..chains.models import ApprovalChain
 from ..core import audit
 from ..core.database import utcnow
 from ..core.errors import DomainError

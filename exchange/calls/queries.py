@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..catalogue import hooks as catalogue_hooks
 from ..catalogue import reference
 from ..catalogue.models import Agreement, AgreementStatus, Partner
+from ..chains import hooks as chain_hooks
 from ..core import audit
 from ..core.search import contains
 from ..extensions import db
@@ -45,8 +46,28 @@ def offered_in_open_call_clause(now):
     )
 
 
+def calls_per_chain():
+    """{chain id: number of calls naming it}."""
+    return dict(
+        db.session.execute(
+            sa.select(Call.approval_chain_id, sa.func.count())
+            .where(Call.approval_chain_id.is_not(None))
+            .group_by(Call.approval_chain_id)
+        ).all()
+    )
+
+
+def calls_naming(chain_id):
+    """The calls that name the chain, the latest to open first."""
+    return db.session.scalars(
+        sa.select(Call).where(Call.approval_chain_id == chain_id).order_by(Call.opens_at.desc())
+    ).all()
+
+
 def init_app(app):
     catalogue_hooks.offered_in_open_call.provide(offered_in_open_call_clause)
+    chain_hooks.call_counts.provide(calls_per_chain)
+    chain_hooks.calls_naming.provide(calls_naming)
 
 
 def staff_index():

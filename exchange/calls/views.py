@@ -6,10 +6,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..accounts.models import Role
-from ..approvals.templates_ops import chain_choices
 from ..catalogue.academic import current_academic_year
 from ..catalogue.academic import label as year_label
 from ..catalogue.reference import normalise_country
+from ..chains.operations import chain_choices
 from ..core.database import utcnow
 from ..core.errors import DomainError
 from ..core.forms import ConfirmForm, show_problems

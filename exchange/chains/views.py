@@ -7,14 +7,14 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from ..accounts.models import Role
-from ..calls.models import Call
 from ..core import audit
 from ..core.errors import DomainError
 from ..core.forms import ConfirmForm, show_problems
 from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
-from . import templates_ops as ops
+from . import hooks
+from . import operations as ops
 from .forms import FORM_ROWS, RESTART_LABELS, ChainForm, describe_step
 from .models import ApprovalChain, ApprovalStepTemplate
 
@@ -52,9 +52,7 @@ def index():
 @roles_required(*STAFF)
 def detail(chain_id):
     chain = _chain_or_404(chain_id)
-    calls = db.session.scalars(
-        sa.select(Call).where(Call.approval_chain_id == chain.id).order_by(Call.opens_at.desc())
-    ).all()
+    calls = hooks.calls_naming(chain.id)
     history = audit.history(chain, limit=30)
     return render_template(
         "approvals/chains/detail.html",
