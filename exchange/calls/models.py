@@ -23,6 +23,11 @@ class CallStatus(enum.Enum):
     ARCHIVED = "archived"
 
 
+# Once allocation starts, the application window and what students chose from are fixed.
+FROZEN = frozenset({CallStatus.ALLOCATING, CallStatus.PUBLISHED, CallStatus.ARCHIVED})
+LIVE = frozenset({CallStatus.SCHEDULED, CallStatus.OPEN})
+
+
 class Term(enum.Enum):
     FULL_YEAR = "full_year"
     AUTUMN = "autumn"
