@@ -20,6 +20,10 @@ class Hook:
         self._provider = provider
         return provider
 
+    @property
+    def provided(self) -> bool:
+        return self._provider is not None
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._provider is None:
             raise LookupError(f"Nothing provides the hook {self.name}: create the app first.")
