@@ -43,9 +43,7 @@ def _chain_or_404(chain_id):
 @bp.get("/")
 @roles_required(*STAFF)
 def index():
-    return render_template(
-        "approvals/chains/index.html", rows=ops.chains_with_usage(), confirm=ConfirmForm()
-    )
+    return render_template("chains/index.html", rows=ops.chains_with_usage(), confirm=ConfirmForm())
 
 
 @bp.get("/<int:chain_id>")
@@ -55,7 +53,7 @@ def detail(chain_id):
     calls = hooks.calls_naming(chain.id)
     history = audit.history(chain, limit=30)
     return render_template(
-        "approvals/chains/detail.html",
+        "chains/detail.html",
         chain=chain,
         calls=calls,
         history=history,
@@ -154,7 +152,7 @@ def edit(chain_id):
             else:
                 flash(_("Chain saved."), "success")
             return redirect(url_for("chains.detail", chain_id=chain.id))
-    return render_template("approvals/chains/form.html", form=form, chain=chain, general=general)
+    return render_template("chains/form.html", form=form, chain=chain, general=general)
 
 
 @bp.post("/<int:chain_id>/active")
