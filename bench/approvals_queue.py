@@ -69,14 +69,9 @@ def seed(app, rng, count):
         ApplicationLanguage,
         Document,
     )
-    from exchange.approvals.models import (
-        ApplicationStep,
-        ApprovalChain,
-        ApproverRule,
-        Decision,
-        StepStatus,
-    )
+    from exchange.approvals.models import ApplicationStep, Decision, StepStatus
     from exchange.calls.models import Call, CallOffering
+    from exchange.chains.models import ApprovalChain, ApproverRule
     from exchange.extensions import db
 
     def insert_plain(model, rows):

@@ -112,9 +112,10 @@ def seed(app, rng, args):
         ApplicationLanguage,
         Document,
     )
-    from exchange.approvals.models import ApplicationStep, ApprovalChain
+    from exchange.approvals.models import ApplicationStep
     from exchange.calls.models import Call, CallOffering
     from exchange.catalogue.models import Agreement
+    from exchange.chains.models import ApprovalChain
     from exchange.extensions import db
 
     def insert_plain(model, rows):
@@ -533,7 +534,8 @@ class Writer(threading.Thread):
 def decision_pools(app, seeded):
     """Waiting steps the writer can approve: the office's, and those of the logged-in
     advisors' units, with who decides them."""
-    from exchange.approvals.models import ApplicationStep, ApproverRule, StepStatus
+    from exchange.approvals.models import ApplicationStep, StepStatus
+    from exchange.chains.models import ApproverRule
     from exchange.extensions import db
 
     office_id = seeded["office"][0][1]

@@ -211,7 +211,8 @@ def approval_steps(rng, state, started, deciders, now):
     (waiting, approved, rejected, returned, withdrawn) submitted at `started`, decided by
     `deciders` (user ids, one per step); and the application's status."""
     from exchange.accounts.models import UnitFunction
-    from exchange.approvals.models import ApproverRule, Decision, StepStatus
+    from exchange.approvals.models import Decision, StepStatus
+    from exchange.chains.models import ApproverRule
 
     rules = [
         ("Unit advisor", ApproverRule.UNIT_ADVISOR, None),

@@ -10,19 +10,22 @@ from worker.celery_app import init_celery
 
 from . import models  # noqa: F401 - every table is known to SQLAlchemy and Alembic
 from .accounts import labels as accounts_labels
+from .accounts import logins as account_logins
 from .admin.views import bp as admin_bp
+from .applications import usage as application_usage
 from .applications.staff_views import bp as applications_staff_bp
 from .applications.views import bp as applications_bp
 from .approvals import operations as approvals_operations
-from .approvals.chain_views import bp as chains_bp
 from .approvals.substitute_views import bp as substitutes_bp
 from .approvals.views import bp as approvals_bp
 from .auth.views import bp as auth_bp
+from .calls import queries as call_queries
 from .calls.views import bp as calls_bp
 from .catalogue import labels as catalogue_labels
 from .catalogue.cli import partners_cli
 from .catalogue.io_views import bp as catalogue_io_bp
 from .catalogue.views import bp as catalogue_bp
+from .chains.views import bp as chains_bp
 from .cli import seed_cli, users_cli
 from .core import audit, errors, fragments, i18n, params, security
 from .core.database import configure_engine
@@ -80,11 +83,15 @@ def register_extensions(app):
     fragments.init_app(app)
     login_manager.init_app(app)
     security.init_app(app)
+    account_logins.init_app(app)
     params.init_app(app)
 
     init_celery(app)
     dispatch.init_app(app)
-    # The lower packages' signals reach the higher ones (connecting twice is harmless).
+    # The lower packages' signals reach the higher ones (connecting twice is harmless), and
+    # the higher ones answer the lower ones' hooks (docs/architecture.md).
+    call_queries.init_app(app)
+    application_usage.init_app(app)
     approvals_operations.init_app(app)
     notification_receivers.init_app(app)
 

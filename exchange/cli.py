@@ -18,9 +18,9 @@ from .accounts.models import (
     UnitFunction,
     UnitKind,
 )
-from .approvals.demo import seed_demo_chain
 from .calls.demo import seed_demo_calls
 from .catalogue.demo import seed_demo_catalogue
+from .chains.demo import seed_demo_chain
 from .core.errors import DomainError
 from .extensions import db
 

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from exchange.accounts.models import DegreeLevel, StudentProfile
 from exchange.applications import operations as app_ops
 from exchange.approvals import operations as approval_ops
-from exchange.approvals.models import ApprovalChain, ApprovalStepTemplate, ApproverRule, RestartFrom
 from exchange.catalogue import importer
 from exchange.catalogue.models import Partner
+from exchange.chains.models import ApprovalChain, ApprovalStepTemplate, ApproverRule, RestartFrom
 from exchange.extensions import db
 from exchange.mail.models import OutboxMail
 

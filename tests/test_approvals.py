@@ -17,14 +17,8 @@ from exchange.applications.models import (
 )
 from exchange.approvals import operations as ops
 from exchange.approvals import queue
-from exchange.approvals.models import (
-    ApplicationStep,
-    ApproverRule,
-    Decision,
-    RestartFrom,
-    StepStatus,
-    Substitution,
-)
+from exchange.approvals.models import ApplicationStep, Decision, StepStatus, Substitution
+from exchange.chains.models import ApproverRule, RestartFrom
 from exchange.core.audit import AuditEvent
 from exchange.core.database import utcnow
 from exchange.core.errors import DomainError, NotAllowed

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from exchange.accounts.models import User
 from exchange.applications import operations as app_ops
-from exchange.approvals.models import ApprovalChain, ApprovalStepTemplate, ApproverRule
+from exchange.chains.models import ApprovalChain, ApprovalStepTemplate, ApproverRule
 from exchange.extensions import db
 
 from .browser import chromium, live_server, screenshot

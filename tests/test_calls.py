@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from exchange.applications.models import ApplicationStatus
-from exchange.calls import operations as ops
+from exchange.calls import editing, offerings, scheduling, times
+from exchange.calls.forms import CallForm
 from exchange.calls.models import Call, CallOffering, CallStatus
 from exchange.catalogue.models import AgreementStatus
 from exchange.core.audit import AuditEvent
@@ -62,7 +63,7 @@ def data(**changes):
         "required_documents": ["transcript"],
     }
     values.update(changes)
-    return ops.CallData(**values)
+    return editing.CallData(**values)
 
 
 def problems_of(call_data):
@@ -122,9 +123,57 @@ def test_validation_messages(ctx):
     assert problems == [] and values["max_choices"] == 3
 
 
+def _form_order(app):
+    with app.test_request_context():
+        return [f.name for f in CallForm(meta={"csrf": False})]
+
+
+def test_call_form_reports_each_field_in_form_order(app, ctx):
+    order = _form_order(app)
+    values, problems = data(
+        title="",
+        academic_year="1999",
+        term="winter",
+        timezone="Mars/Olympus",
+        opens_at="not a date",
+        closes_at=None,
+        nomination_deadline="soon",
+        max_choices="11",
+        required_documents=["cv", "horoscope"],
+        approval_chain_id="first",
+    ).normalised()
+    fields = [name for name, _message in problems]
+    assert fields == [
+        "title",
+        "academic_year",
+        "term",
+        "timezone",
+        "opens_at",
+        "closes_at",
+        "nomination_deadline",
+        "max_choices",
+        "required_documents",
+        "approval_chain_id",
+    ]
+    assert fields == sorted(fields, key=order.index)
+    assert values["required_documents"] == "cv" and values["max_choices"] == 11
+
+    # A date out of order is reported with that date, before the fields after it.
+    _values, problems = data(
+        closes_at=datetime(2027, 1, 1, 9, 0),
+        decision_at=datetime(2026, 12, 1, 9, 0),
+        nomination_deadline="soon",
+    ).normalised()
+    assert [(name, str(message)) for name, message in problems] == [
+        ("closes_at", "The call must open before it closes."),
+        ("decision_at", "The decision date cannot come before the call closes."),
+        ("nomination_deadline", "Enter a date and time."),
+    ]
+
+
 def test_save_call_refuses_with_every_problem(ctx):
-    with pytest.raises(ops.ValidationFailed) as exc:
-        ops.save_call(None, data(title="", closes_at=datetime(2026, 1, 1)), actor=None)
+    with pytest.raises(editing.ValidationFailed) as exc:
+        editing.save_call(None, data(title="", closes_at=datetime(2026, 1, 1)), actor=None)
     fields = [f for f, _m in exc.value.problems]
     assert fields == ["title", "closes_at"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Call)) == 0
@@ -132,19 +181,19 @@ def test_save_call_refuses_with_every_problem(ctx):
 
 def test_time_zone_conversion_follows_daylight_saving_time(ctx):
     berlin = "Europe/Berlin"
-    winter, _ = ops.local_to_utc(datetime(2027, 1, 15, 12, 0), berlin)
-    summer, _ = ops.local_to_utc(datetime(2027, 7, 15, 12, 0), berlin)
+    winter, _ = times.local_to_utc(datetime(2027, 1, 15, 12, 0), berlin)
+    summer, _ = times.local_to_utc(datetime(2027, 7, 15, 12, 0), berlin)
     assert winter == datetime(2027, 1, 15, 11, 0, tzinfo=UTC)  # CET, UTC+1
     assert summer == datetime(2027, 7, 15, 10, 0, tzinfo=UTC)  # CEST, UTC+2
     # 28 March 2027: 02:00 → 03:00 in Berlin; 02:30 never happens.
-    shifted, oddity = ops.local_to_utc(datetime(2027, 3, 28, 2, 30), berlin)
+    shifted, oddity = times.local_to_utc(datetime(2027, 3, 28, 2, 30), berlin)
     assert oddity == "gap"
-    assert ops.utc_to_local(shifted, berlin) == datetime(2027, 3, 28, 3, 30)
+    assert times.utc_to_local(shifted, berlin) == datetime(2027, 3, 28, 3, 30)
     # 31 October 2027: 03:00 → 02:00; 02:30 happens twice, the first one counts.
-    first, oddity = ops.local_to_utc(datetime(2027, 10, 31, 2, 30), berlin)
+    first, oddity = times.local_to_utc(datetime(2027, 10, 31, 2, 30), berlin)
     assert oddity == "ambiguous" and first == datetime(2027, 10, 31, 0, 30, tzinfo=UTC)
     # New York: 14 March 2027 02:30 does not exist either.
-    assert ops.local_to_utc(datetime(2027, 3, 14, 2, 30), "America/New_York")[1] == "gap"
+    assert times.local_to_utc(datetime(2027, 3, 14, 2, 30), "America/New_York")[1] == "gap"
 
 
 def test_a_deadline_in_the_dst_gap_is_refused_with_a_suggestion(ctx):
@@ -163,7 +212,7 @@ def test_a_deadline_in_the_dst_gap_is_refused_with_a_suggestion(ctx):
             "Choose another time, for example 2027-03-28 03:30.",
         )
     }
-    call, _ = ops.save_call(
+    call, _ = editing.save_call(
         None,
         data(
             timezone="Europe/Berlin",
@@ -179,15 +228,15 @@ def test_a_deadline_in_the_dst_gap_is_refused_with_a_suggestion(ctx):
 
 def test_save_call_audits_a_diff(ctx):
     user = coordinator()
-    call, changed = ops.save_call(None, data(), actor=user)
+    call, changed = editing.save_call(None, data(), actor=user)
     db.session.commit()
     assert call.status is CallStatus.DRAFT and call.timezone == "Asia/Shanghai"
     assert changed["title"] == [None, "Exchange call 2027/28"]
     created = audit_events("call.created", call.id)
     assert len(created) == 1 and created[0].actor_id == user.id
-    call, changed = ops.save_call(call, data(max_choices=5, title="Renamed"), actor=user)
+    call, changed = editing.save_call(call, data(max_choices=5, title="Renamed"), actor=user)
     assert changed == {"title": ["Exchange call 2027/28", "Renamed"], "max_choices": [3, 5]}
-    call, changed = ops.save_call(call, data(max_choices=5, title="Renamed"), actor=user)
+    call, changed = editing.save_call(call, data(max_choices=5, title="Renamed"), actor=user)
     assert changed == {}
     db.session.commit()
     assert len(audit_events("call.updated", call.id)) == 1
@@ -198,7 +247,7 @@ def test_edits_that_would_break_applications_are_refused(ctx):
     offering = OfferingFactory(call=call)
     other = OfferingFactory(call=call)
     ApplicationFactory(call=call, choices=[offering, other])
-    local = ops.utc_to_local
+    local = times.utc_to_local
     base = {
         "title": call.title,
         "academic_year": call.academic_year,
@@ -208,20 +257,20 @@ def test_edits_that_would_break_applications_are_refused(ctx):
         "decision_at": None,
         "nomination_deadline": None,
     }
-    with pytest.raises(ops.ValidationFailed) as exc:
-        ops.save_call(call, ops.CallData(**{**base, "max_choices": 1}), actor=None)
+    with pytest.raises(editing.ValidationFailed) as exc:
+        editing.save_call(call, editing.CallData(**{**base, "max_choices": 1}), actor=None)
     assert str(exc.value.problems[0][1]) == "Some applications already rank 2 choices."
-    with pytest.raises(ops.ValidationFailed) as exc:
-        ops.save_call(call, ops.CallData(**{**base, "academic_year": 2028}), actor=None)
+    with pytest.raises(editing.ValidationFailed) as exc:
+        editing.save_call(call, editing.CallData(**{**base, "academic_year": 2028}), actor=None)
     assert str(exc.value.problems[0][1]) == "Students have already applied for 2027/28."
     yesterday = local(utcnow() - timedelta(days=1), call.timezone)
-    with pytest.raises(ops.ValidationFailed) as exc:
-        ops.save_call(call, ops.CallData(**{**base, "closes_at": yesterday}), actor=None)
+    with pytest.raises(editing.ValidationFailed) as exc:
+        editing.save_call(call, editing.CallData(**{**base, "closes_at": yesterday}), actor=None)
     assert "To end it now, use “Close now”." in str(exc.value.problems[0][1])
     # Extending the deadline of an open call is fine.
     later = local(utcnow() + timedelta(days=30), call.timezone).replace(second=0, microsecond=0)
-    ops.save_call(call, ops.CallData(**{**base, "closes_at": later}), actor=None)
-    assert ops.utc_to_local(call.closes_at, call.timezone) == later
+    editing.save_call(call, editing.CallData(**{**base, "closes_at": later}), actor=None)
+    assert times.utc_to_local(call.closes_at, call.timezone) == later
 
 
 # --- offerings -------------------------------------------------------------------------------
@@ -244,8 +293,8 @@ def test_offerings_need_active_agreements_covering_the_year(ctx):
         status=AgreementStatus.TERMINATED, partner=PartnerFactory(name="Ended U")
     )
     old = AgreementFactory(last_academic_year=2026, partner=PartnerFactory(name="Old U"))
-    with pytest.raises(ops.ValidationFailed) as exc:
-        ops.set_offerings(
+    with pytest.raises(editing.ValidationFailed) as exc:
+        offerings.set_offerings(
             call,
             [(good.id, None), (draft.id, 1), (ended.id, 1), (old.id, 1)],
             actor=None,
@@ -256,7 +305,7 @@ def test_offerings_need_active_agreements_covering_the_year(ctx):
         for name in ("Draft U", "Ended U", "Old U")
     ]
     assert call.offerings == []
-    summary = ops.set_offerings(call, [(good.id, "")], actor=None)
+    summary = offerings.set_offerings(call, [(good.id, "")], actor=None)
     assert summary == {"added": 1, "removed": 0, "changed": 0}
     assert [(o.agreement_id, o.places) for o in call.offerings] == [(good.id, 4)]  # default
     event = audit_events("call.offerings_changed", call.id)[-1]
@@ -267,8 +316,8 @@ def test_offerings_need_active_agreements_covering_the_year(ctx):
 def test_places_must_be_a_whole_number_from_zero(ctx, places):
     call = draft_call()
     agreement = AgreementFactory(partner=PartnerFactory(name="Some U"))
-    with pytest.raises(ops.ValidationFailed) as exc:
-        ops.set_offerings(call, [(agreement.id, places)], actor=None)
+    with pytest.raises(editing.ValidationFailed) as exc:
+        offerings.set_offerings(call, [(agreement.id, places)], actor=None)
     assert str(exc.value.problems[0][1]) == (
         "Places for Some U must be a whole number from 0 to 10000."
     )
@@ -277,11 +326,11 @@ def test_places_must_be_a_whole_number_from_zero(ctx, places):
 def test_zero_places_and_changing_places(ctx):
     call = draft_call()
     agreement = AgreementFactory()
-    ops.set_offerings(call, [(agreement.id, "0")], actor=None)
+    offerings.set_offerings(call, [(agreement.id, "0")], actor=None)
     assert call.offerings[0].places == 0
-    assert ops.set_offerings(call, [(agreement.id, 3)], actor=None)["changed"] == 1
+    assert offerings.set_offerings(call, [(agreement.id, 3)], actor=None)["changed"] == 1
     assert call.offerings[0].places == 3
-    assert ops.set_offerings(call, [(agreement.id, 3)], actor=None) == {
+    assert offerings.set_offerings(call, [(agreement.id, 3)], actor=None) == {
         "added": 0,
         "removed": 0,
         "changed": 0,
@@ -294,13 +343,13 @@ def test_an_offering_that_students_chose_cannot_be_removed(ctx):
     free = OfferingFactory(call=call)
     ApplicationFactory(call=call, choices=[chosen])
     ApplicationFactory(call=call, choices=[chosen])
-    with pytest.raises(ops.ValidationFailed) as exc:
-        ops.set_offerings(call, [], actor=None)
+    with pytest.raises(editing.ValidationFailed) as exc:
+        offerings.set_offerings(call, [], actor=None)
     assert [str(m) for _f, m in exc.value.problems] == [
         "Chosen U is already ranked in 2 applications and cannot be removed. "
         "Set its places to 0 instead."
     ]
-    ops.set_offerings(call, [(chosen.agreement_id, 0)], actor=None)
+    offerings.set_offerings(call, [(chosen.agreement_id, 0)], actor=None)
     db.session.commit()
     assert [(o.id, o.places) for o in call.offerings] == [(chosen.id, 0)]
     assert free.id not in {o.id for o in call.offerings}
@@ -309,16 +358,16 @@ def test_an_offering_that_students_chose_cannot_be_removed(ctx):
 def test_a_filtered_form_changes_only_what_it_showed(ctx):
     call = draft_call()
     a, b, c = AgreementFactory(), AgreementFactory(), AgreementFactory()
-    ops.set_offerings(call, [(a.id, 1), (b.id, 1)], actor=None)
+    offerings.set_offerings(call, [(a.id, 1), (b.id, 1)], actor=None)
     # The form showed only b and c; c is ticked, b is not: a stays.
-    ops.set_offerings(call, [(c.id, 2)], actor=None, only=[b.id, c.id])
+    offerings.set_offerings(call, [(c.id, 2)], actor=None, only=[b.id, c.id])
     assert sorted((o.agreement_id, o.places) for o in call.offerings) == [(a.id, 1), (c.id, 2)]
 
 
 def test_offerings_are_fixed_once_allocation_starts(ctx):
     call = CallFactory(status=CallStatus.ALLOCATING)
     with pytest.raises(DomainError):
-        ops.set_offerings(call, [], actor=None)
+        offerings.set_offerings(call, [], actor=None)
 
 
 # --- schedule, unschedule, close -------------------------------------------------------------
@@ -327,18 +376,18 @@ def test_offerings_are_fixed_once_allocation_starts(ctx):
 def test_schedule_needs_offerings_and_a_future_deadline(ctx):
     call = draft_call()
     with pytest.raises(DomainError) as exc:
-        ops.schedule_call(call, actor=None)
+        scheduling.schedule_call(call, actor=None)
     assert str(exc.value.message) == "Offer at least one agreement before scheduling the call."
     OfferingFactory(call=call)
     db.session.refresh(call)
     with pytest.raises(DomainError) as exc:
-        ops.schedule_call(call, actor=None, now=call.closes_at)
+        scheduling.schedule_call(call, actor=None, now=call.closes_at)
     assert "deadline has passed" in str(exc.value.message)
-    assert ops.schedule_call(call, actor=None) is CallStatus.SCHEDULED
+    assert scheduling.schedule_call(call, actor=None) is CallStatus.SCHEDULED
     assert call.accepts_applications() is False
     assert call.accepts_applications(call.opens_at) is True
     with pytest.raises(DomainError) as exc:
-        ops.schedule_call(call, actor=None)
+        scheduling.schedule_call(call, actor=None)
     assert str(exc.value.message) == "Only a draft call can be scheduled."
     assert audit_events("call.scheduled", call.id)[0].details == {"status": ["draft", "scheduled"]}
 
@@ -347,7 +396,7 @@ def test_scheduling_a_call_whose_window_has_begun_opens_it(ctx):
     call = draft_call(opens_at=utcnow() - timedelta(hours=1))
     OfferingFactory(call=call)
     db.session.refresh(call)
-    assert ops.schedule_call(call, actor=None) is CallStatus.OPEN
+    assert scheduling.schedule_call(call, actor=None) is CallStatus.OPEN
 
 
 def test_schedule_refuses_agreements_terminated_since(ctx):
@@ -356,20 +405,20 @@ def test_schedule_refuses_agreements_terminated_since(ctx):
     offering.agreement.status = AgreementStatus.TERMINATED
     db.session.refresh(call)
     with pytest.raises(DomainError) as exc:
-        ops.schedule_call(call, actor=None)
+        scheduling.schedule_call(call, actor=None)
     assert "Gone U" in str(exc.value.message)
 
 
 def test_unschedule_only_while_nobody_applied(ctx):
     call = CallFactory(status=CallStatus.SCHEDULED)
-    ops.unschedule_call(call, actor=None)
+    scheduling.unschedule_call(call, actor=None)
     assert call.status is CallStatus.DRAFT
     with pytest.raises(DomainError):
-        ops.unschedule_call(call, actor=None)  # already a draft
+        scheduling.unschedule_call(call, actor=None)  # already a draft
     call.status = CallStatus.OPEN
     ApplicationFactory(call=call)
     with pytest.raises(DomainError) as exc:
-        ops.unschedule_call(call, actor=None)
+        scheduling.unschedule_call(call, actor=None)
     assert str(exc.value.message) == (
         "Students have already applied to this call (1 applications); it cannot go back to draft."
     )
@@ -379,18 +428,18 @@ def test_unschedule_only_while_nobody_applied(ctx):
 def test_close_now_ends_the_window(ctx):
     call = CallFactory()
     now = utcnow()
-    ops.close_call_now(call, actor=None, now=now)
+    scheduling.close_call_now(call, actor=None, now=now)
     assert call.status is CallStatus.CLOSED and call.closes_at == now
     assert call.accepts_applications(now) is False
     with pytest.raises(DomainError):
-        ops.close_call_now(call, actor=None)
+        scheduling.close_call_now(call, actor=None)
 
 
 # --- clone -----------------------------------------------------------------------------------
 
 
 def test_clone_shifts_dates_by_a_year_at_the_same_local_time(ctx):
-    call, _ = ops.save_call(
+    call, _ = editing.save_call(
         None,
         data(
             title="Spring exchange 2027/28",
@@ -407,11 +456,11 @@ def test_clone_shifts_dates_by_a_year_at_the_same_local_time(ctx):
     )
     keep = AgreementFactory(last_academic_year=2030, partner=PartnerFactory(name="Keep U"))
     ending = AgreementFactory(last_academic_year=2027, partner=PartnerFactory(name="Ending U"))
-    ops.set_offerings(call, [(keep.id, 5), (ending.id, 1)], actor=None)
+    offerings.set_offerings(call, [(keep.id, 5), (ending.id, 1)], actor=None)
     db.session.commit()
 
     user = coordinator()
-    copy, skipped = ops.clone_call(call, actor=user)
+    copy, skipped = scheduling.clone_call(call, actor=user)
     db.session.commit()
     assert skipped == ["Ending U"]
     assert copy.status is CallStatus.DRAFT and copy.cloned_from_id == call.id
@@ -421,10 +470,10 @@ def test_clone_shifts_dates_by_a_year_at_the_same_local_time(ctx):
         "transcript cv",
         "Europe/Berlin",
     )
-    assert ops.utc_to_local(copy.closes_at, "Europe/Berlin") == datetime(2028, 3, 27, 12, 0)
+    assert times.utc_to_local(copy.closes_at, "Europe/Berlin") == datetime(2028, 3, 27, 12, 0)
     assert call.closes_at == datetime(2027, 3, 27, 11, 0, tzinfo=UTC)  # UTC+1
     assert copy.closes_at == datetime(2028, 3, 27, 10, 0, tzinfo=UTC)  # UTC+2
-    assert ops.utc_to_local(copy.opens_at, "Europe/Berlin") == datetime(2028, 3, 1, 9, 0)
+    assert times.utc_to_local(copy.opens_at, "Europe/Berlin") == datetime(2028, 3, 1, 9, 0)
     assert copy.nomination_deadline is None
     assert [(o.agreement_id, o.places) for o in copy.offerings] == [(keep.id, 5)]
     event = audit_events("call.cloned", copy.id)[0]
@@ -434,11 +483,11 @@ def test_clone_shifts_dates_by_a_year_at_the_same_local_time(ctx):
 
 
 def test_clone_titles_and_leap_days(ctx):
-    assert ops._next_title("Main call 2027/28", 2027) == "Main call 2028/29"
-    assert ops._next_title("Autumn 2027", 2027) == "Autumn 2028"
-    assert ops._next_title("Main call", 2027) == "Main call (2028/29)"
+    assert scheduling._next_title("Main call 2027/28", 2027) == "Main call 2028/29"
+    assert scheduling._next_title("Autumn 2027", 2027) == "Autumn 2028"
+    assert scheduling._next_title("Main call", 2027) == "Main call (2028/29)"
     leap = datetime(2028, 2, 29, 9, 0, tzinfo=UTC)
-    assert ops.shift_one_year(leap, "UTC") == datetime(2029, 2, 28, 9, 0, tzinfo=UTC)
+    assert times.shift_one_year(leap, "UTC") == datetime(2029, 2, 28, 9, 0, tzinfo=UTC)
 
 
 # --- opening and closing by time -------------------------------------------------------------
@@ -455,9 +504,9 @@ def test_advance_calls_opens_and_closes_by_time_and_is_idempotent(ctx):
         closes_at=now - timedelta(days=1),
     )
     draft = CallFactory(status=CallStatus.DRAFT, opens_at=now - timedelta(days=1))
-    assert ops.advance_calls(now) == {"opened": 1, "closed": 2}
+    assert scheduling.advance_calls(now) == {"opened": 1, "closed": 2}
     db.session.commit()
-    assert ops.advance_calls(now) == {"opened": 0, "closed": 0}
+    assert scheduling.advance_calls(now) == {"opened": 0, "closed": 0}
     db.session.commit()
     for call in (due, later, ended, missed, draft):
         db.session.refresh(call)
@@ -475,7 +524,7 @@ def test_advance_calls_opens_and_closes_by_time_and_is_idempotent(ctx):
     )
     # The closing time itself is closed: the deadline is exclusive.
     at_deadline = CallFactory(closes_at=now + timedelta(hours=1))
-    assert ops.advance_calls(at_deadline.closes_at) == {"opened": 0, "closed": 1}
+    assert scheduling.advance_calls(at_deadline.closes_at) == {"opened": 0, "closed": 1}
 
 
 def test_the_beat_task_and_its_schedule(ctx):
@@ -507,7 +556,7 @@ def test_two_beats_at_once_change_each_call_once(committed_app):
         try:
             with app.app_context():
                 barrier.wait(timeout=10)
-                results.append(ops.advance_calls(now))
+                results.append(scheduling.advance_calls(now))
                 db.session.commit()
                 db.session.remove()
         except Exception as exc:  # surfaced below

@@ -8,18 +8,12 @@ import sqlalchemy as sa
 from exchange.accounts.models import Role, UnitFunction
 from exchange.applications.operations import submit_application
 from exchange.approvals import operations as approval_ops
-from exchange.approvals import templates_ops as ops
-from exchange.approvals.models import (
-    ApplicationStep,
-    ApprovalChain,
-    ApprovalStepTemplate,
-    ApproverRule,
-    RestartFrom,
-    StepStatus,
-    Substitution,
-)
-from exchange.calls import operations as call_ops
+from exchange.approvals.models import ApplicationStep, StepStatus, Substitution
+from exchange.calls import editing as call_editing
+from exchange.calls import scheduling as call_scheduling
 from exchange.calls.models import Call, CallStatus
+from exchange.chains import operations as ops
+from exchange.chains.models import ApprovalChain, ApprovalStepTemplate, ApproverRule, RestartFrom
 from exchange.core.audit import AuditEvent
 from exchange.core.errors import DomainError, NotAllowed
 from exchange.extensions import db
@@ -294,29 +288,29 @@ def test_running_chains_keep_the_steps_they_were_submitted_with(ctx):
 def test_an_inactive_chain_cannot_be_chosen_but_calls_keep_it(ctx):
     user = coordinator()
     chain = make_chain()
-    call, _ = call_ops.save_call(None, call_data(approval_chain_id=chain.id), actor=user)
+    call, _ = call_editing.save_call(None, call_data(approval_chain_id=chain.id), actor=user)
     db.session.commit()
     assert call.approval_chain_id == chain.id
     assert ops.set_chain_active(chain, False, actor=user) is True
     assert ops.set_chain_active(chain, False, actor=user) is False
     db.session.commit()
     # the call keeps it through edits
-    call, changed = call_ops.save_call(
+    call, changed = call_editing.save_call(
         call, call_data(approval_chain_id=chain.id, max_choices=2), actor=user
     )
     assert changed == {"max_choices": [3, 2]}
-    with pytest.raises(call_ops.ValidationFailed) as exc:
-        call_ops.save_call(None, call_data(approval_chain_id=chain.id), actor=user)
+    with pytest.raises(call_editing.ValidationFailed) as exc:
+        call_editing.save_call(None, call_data(approval_chain_id=chain.id), actor=user)
     assert [(f, str(m)) for f, m in exc.value.problems] == [
         ("approval_chain_id", "The approval chain “Advisor then office” is no longer in use.")
     ]
-    with pytest.raises(call_ops.ValidationFailed, match="Choose an approval chain"):
-        call_ops.save_call(None, call_data(approval_chain_id=999999), actor=user)
+    with pytest.raises(call_editing.ValidationFailed, match="Choose an approval chain"):
+        call_editing.save_call(None, call_data(approval_chain_id=999999), actor=user)
     # a copy for next year does not take a retired chain; an active one it does
-    copy, _ = call_ops.clone_call(call, actor=user)
+    copy, _ = call_scheduling.clone_call(call, actor=user)
     assert copy.approval_chain_id is None
     ops.set_chain_active(chain, True, actor=user)
-    copy, _ = call_ops.clone_call(call, actor=user)
+    copy, _ = call_scheduling.clone_call(call, actor=user)
     assert copy.approval_chain_id == chain.id
     actions = db.session.scalars(
         sa.select(AuditEvent.action)
@@ -341,16 +335,16 @@ def call_data(**changes):
         "closes_at": datetime(2027, 3, 1, 17, 0),
     }
     values.update(changes)
-    return call_ops.CallData(**values)
+    return call_editing.CallData(**values)
 
 
 def test_call_audit_names_the_chain(ctx):
     user = coordinator()
     chain = make_chain()
-    call, _ = call_ops.save_call(None, call_data(), actor=user)
-    call, changed = call_ops.save_call(call, call_data(approval_chain_id=chain.id), actor=user)
+    call, _ = call_editing.save_call(None, call_data(), actor=user)
+    call, changed = call_editing.save_call(call, call_data(approval_chain_id=chain.id), actor=user)
     assert changed == {"approval_chain": [None, "Advisor then office"]}
-    call, changed = call_ops.save_call(call, call_data(approval_chain_id=None), actor=user)
+    call, changed = call_editing.save_call(call, call_data(approval_chain_id=None), actor=user)
     assert changed == {"approval_chain": ["Advisor then office", None]}
 
 

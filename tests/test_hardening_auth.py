@@ -4,8 +4,9 @@ login and reset throttling, reset timing, logout cookies, and the sessions a res
 import pytest
 import sqlalchemy as sa
 
+from exchange.accounts.logins import load_user
 from exchange.accounts.models import LoginSession
-from exchange.core.security import load_user, safe_redirect_target
+from exchange.core.security import safe_redirect_target
 from exchange.extensions import db
 from exchange.notifications.models import Notification
 

@@ -9,7 +9,7 @@ from email.parser import BytesParser
 from zoneinfo import ZoneInfo
 
 from exchange.applications import operations as app_ops
-from exchange.calls import operations as call_ops
+from exchange.calls import offerings as call_offerings
 from exchange.calls.models import DocumentKind
 from exchange.core import audit
 from exchange.extensions import db
@@ -40,8 +40,8 @@ def test_the_audit_log_and_the_call_history_show_readable_changes(app):
     office = coordinator(locale="en", timezone="Asia/Shanghai")
     call = CallFactory(title="Spring exchange 2027", academic_year=2027)
     agreement = AgreementFactory(places_per_year=8, partner=PartnerFactory(name="Heidelberg"))
-    call_ops.set_offerings(call, [(agreement.id, 3)], actor=office)
-    call_ops.set_offerings(call, [(agreement.id, 5)], actor=office)
+    call_offerings.set_offerings(call, [(agreement.id, 3)], actor=office)
+    call_offerings.set_offerings(call, [(agreement.id, 5)], actor=office)
     audit.record(
         "call.updated",
         call,

@@ -4,8 +4,8 @@ waiting on an approver (as many as the badge says), what the office has set up."
 import re
 from datetime import timedelta
 
-from exchange.approvals.models import ApproverRule
 from exchange.calls.models import CallStatus
+from exchange.chains.models import ApproverRule
 from exchange.core.database import utcnow
 from exchange.extensions import db
 

@@ -7,9 +7,10 @@ import sqlalchemy as sa
 
 from exchange.accounts.models import Role
 from exchange.approvals import operations as ops
-from exchange.approvals.models import ApproverRule, Decision
+from exchange.approvals.models import Decision
 from exchange.calls.models import CallStatus
-from exchange.calls.operations import advance_calls
+from exchange.calls.scheduling import advance_calls
+from exchange.chains.models import ApproverRule
 from exchange.core.database import utcnow
 from exchange.extensions import db
 from exchange.mail.models import OutboxMail

@@ -365,7 +365,7 @@ def test_withdrawal_tells_the_approvers_it_was_waiting_on(app):
 
 def test_students_are_told_when_a_call_opens_once(app):
     from exchange.calls.models import CallStatus
-    from exchange.calls.operations import advance_calls
+    from exchange.calls.scheduling import advance_calls
 
     students = [student() for _ in range(3)]
     office = coordinator()

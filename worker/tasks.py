@@ -38,7 +38,7 @@ def heartbeat():
 @celery.task(name="exchange.calls.advance")
 def advance_calls():
     """Open and close calls whose times have come (every minute on the beat)."""
-    from exchange.calls.operations import advance_calls as advance
+    from exchange.calls.scheduling import advance_calls as advance
     from exchange.core.database import utcnow
     from exchange.extensions import db
 

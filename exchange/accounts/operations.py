@@ -12,10 +12,10 @@ from ..core import audit
 from ..core.database import utcnow
 from ..core.deferred import defer
 from ..core.errors import DomainError
-from ..core.security import revoke_current_session, revoke_login_sessions, start_login_session
 from ..extensions import db
 from ..mail.operations import external_url, queue_mail
 from . import passwords
+from .logins import revoke_current_session, revoke_login_sessions, start_login_session
 from .models import (
     MailPreference,
     PasswordResetRequest,

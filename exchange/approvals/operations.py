@@ -17,21 +17,14 @@ from ..accounts.models import Role, UnitFunction, UnitMembership, User, UserRole
 from ..applications import signals as application_signals
 from ..applications.models import ApplicationEvent, ApplicationStatus
 from ..applications.operations import can_view
+from ..chains.models import ApproverRule, RestartFrom
 from ..core import audit
 from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
 from ..core.validation import clean_text
 from ..extensions import db
 from . import signals
-from .models import (
-    DECIDED,
-    ApplicationStep,
-    ApproverRule,
-    Decision,
-    RestartFrom,
-    StepStatus,
-    Substitution,
-)
+from .models import DECIDED, ApplicationStep, Decision, StepStatus, Substitution
 
 COMMENT_LIMIT = 2000
 

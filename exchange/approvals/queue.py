@@ -32,10 +32,11 @@ from ..calls.labels import offering_terms
 from ..calls.models import Call, CallOffering, CallStatus
 from ..catalogue.models import Agreement, Partner
 from ..catalogue.reference import language_name
+from ..chains.models import ApproverRule
 from ..core.database import utcnow
 from ..core.params import MAX_PAGE, whole
 from ..extensions import db
-from .models import ApplicationStep, ApproverRule, StepStatus, Substitution
+from .models import ApplicationStep, StepStatus, Substitution
 from .operations import current_step, decider_for, max_round
 
 PER_PAGE = 50

@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from ..accounts.models import Role, User
+from ..chains.operations import approver_choices
 from ..core.errors import DomainError
 from ..core.forms import ConfirmForm, show_problems
 from ..core.params import whole
@@ -19,7 +20,6 @@ from ..extensions import db
 from . import operations as ops
 from .forms import SubstituteForm
 from .models import Substitution
-from .templates_ops import approver_choices
 
 bp = Blueprint("substitutes", __name__)
 APPROVERS = Role.APPROVERS

@@ -11,7 +11,7 @@ from ..catalogue.demo import PARTNERS
 from ..catalogue.models import Agreement, Partner
 from ..core.database import utcnow
 from ..extensions import db
-from . import operations as ops
+from . import editing, offerings, scheduling, times
 from .models import Call
 
 ZONE = "Asia/Shanghai"
@@ -32,12 +32,12 @@ def seed_demo_calls(chain, now=None):
     title = f"Exchange programme {year_label(year)}: main call"
     if db.session.scalar(sa.select(Call.id).where(Call.title == title)) is not None:
         return 0
-    local = ops.utc_to_local(now, ZONE)
+    local = times.utc_to_local(now, ZONE)
     opens = (local - timedelta(days=7)).replace(hour=9, minute=0, second=0, microsecond=0)
     closes = (local + timedelta(days=21)).replace(hour=17, minute=0, second=0, microsecond=0)
-    call, _changed = ops.save_call(
+    call, _changed = editing.save_call(
         None,
-        ops.CallData(
+        editing.CallData(
             title=title,
             academic_year=year,
             term="full_year",
@@ -61,8 +61,8 @@ def seed_demo_calls(chain, now=None):
         .where(Partner.hei_id.in_(demo_hosts))
         .order_by(Partner.name_key, Agreement.id)
     ).all()
-    rows = [(a.id, None) for a in agreements if ops.offerable(a, year)]
+    rows = [(a.id, None) for a in agreements if offerings.offerable(a, year)]
     if rows:
-        ops.set_offerings(call, rows, actor=None)
-        ops.schedule_call(call, actor=None, now=now)
+        offerings.set_offerings(call, rows, actor=None)
+        scheduling.schedule_call(call, actor=None, now=now)
     return 1

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..catalogue.models import Agreement
+from ..chains.models import ApprovalChain
 from ..core.database import UTCDateTime, enum_column, utcnow
 from ..extensions import db
 
@@ -20,6 +21,11 @@ class CallStatus(enum.Enum):
     ALLOCATING = "allocating"
     PUBLISHED = "published"
     ARCHIVED = "archived"
+
+
+# Once allocation starts, the application window and what students chose from are fixed.
+FROZEN = frozenset({CallStatus.ALLOCATING, CallStatus.PUBLISHED, CallStatus.ARCHIVED})
+LIVE = frozenset({CallStatus.SCHEDULED, CallStatus.OPEN})
 
 
 class Term(enum.Enum):
@@ -67,7 +73,7 @@ class Call(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    approval_chain = relationship("ApprovalChain")
+    approval_chain: Mapped[ApprovalChain | None] = relationship()
     offerings: Mapped[list["CallOffering"]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="CallOffering.id"
     )

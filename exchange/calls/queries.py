@@ -6,14 +6,15 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..applications.models import Application, ApplicationStatus
+from ..catalogue import hooks as catalogue_hooks
 from ..catalogue import reference
 from ..catalogue.models import Agreement, AgreementStatus, Partner
+from ..chains import hooks as chain_hooks
 from ..core import audit
 from ..core.search import contains
 from ..extensions import db
+from . import hooks
 from .models import Call, CallOffering, CallStatus
-from .operations import chosen_counts
 
 
 @dataclass
@@ -21,7 +22,7 @@ class CallRow:
     call: Call
     offerings: int = 0
     places: int = 0
-    applications: dict = field(default_factory=dict)  # ApplicationStatus -> count
+    applications: dict = field(default_factory=dict)  # status -> count, in life-cycle order
 
     @property
     def application_total(self):
@@ -29,11 +30,44 @@ class CallRow:
 
     @property
     def application_items(self):
-        return in_life_cycle_order(self.applications).items()
+        return self.applications.items()
 
 
-def in_life_cycle_order(counts):
-    return {s: counts[s] for s in ApplicationStatus if counts.get(s)}
+def offered_in_open_call_clause(now):
+    """Agreements with places in a call that accepts applications at `now` (the catalogue's
+    "offered in an open call" filter)."""
+    return sa.exists().where(
+        CallOffering.agreement_id == Agreement.id,
+        CallOffering.places > 0,
+        Call.id == CallOffering.call_id,
+        Call.status.in_([CallStatus.SCHEDULED, CallStatus.OPEN]),
+        Call.opens_at <= now,
+        Call.closes_at > now,
+    )
+
+
+def calls_per_chain():
+    """{chain id: number of calls naming it}."""
+    return dict(
+        db.session.execute(
+            sa.select(Call.approval_chain_id, sa.func.count())
+            .where(Call.approval_chain_id.is_not(None))
+            .group_by(Call.approval_chain_id)
+        ).all()
+    )
+
+
+def calls_naming(chain_id):
+    """The calls that name the chain, the latest to open first."""
+    return db.session.scalars(
+        sa.select(Call).where(Call.approval_chain_id == chain_id).order_by(Call.opens_at.desc())
+    ).all()
+
+
+def init_app(app):
+    catalogue_hooks.offered_in_open_call.provide(offered_in_open_call_clause)
+    chain_hooks.call_counts.provide(calls_per_chain)
+    chain_hooks.calls_naming.provide(calls_naming)
 
 
 def staff_index():
@@ -54,13 +88,8 @@ def staff_index():
     ):
         if call_id in rows:
             rows[call_id].offerings, rows[call_id].places = count, places
-    for call_id, status, count in db.session.execute(
-        sa.select(Application.call_id, Application.status, sa.func.count()).group_by(
-            Application.call_id, Application.status
-        )
-    ):
-        if call_id in rows:
-            rows[call_id].applications[status] = count
+    for call_id, counts in hooks.status_counts(list(rows)).items():
+        rows[call_id].applications = counts
     return list(rows.values())
 
 
@@ -90,14 +119,7 @@ def open_calls(now, student_id=None):
         ):
             rows[call_id].offerings, rows[call_id].places = count, places
         if student_id is not None:
-            mine = {
-                a.call_id: a
-                for a in db.session.scalars(
-                    sa.select(Application).where(
-                        Application.student_id == student_id, Application.call_id.in_(list(rows))
-                    )
-                )
-            }
+            mine = hooks.applications_of(student_id, list(rows))
     return list(rows.values()), mine
 
 
@@ -121,21 +143,9 @@ def call_page(call_id, *, staff, student_id=None):
     )
     page = {"call": call, "offerings": offerings, "application": None}
     if student_id is not None:
-        page["application"] = db.session.scalar(
-            sa.select(Application).where(
-                Application.call_id == call.id, Application.student_id == student_id
-            )
-        )
+        page["application"] = hooks.applications_of(student_id, [call.id]).get(call.id)
     if staff:
-        page["applications"] = in_life_cycle_order(
-            dict(
-                db.session.execute(
-                    sa.select(Application.status, sa.func.count())
-                    .where(Application.call_id == call.id)
-                    .group_by(Application.status)
-                ).all()
-            )
-        )
+        page["applications"] = hooks.status_counts([call.id]).get(call.id, {})
         page["history"] = audit.history(call, limit=30)
     return page
 
@@ -176,7 +186,7 @@ def offering_candidates(call, *, q="", country=""):
         .options(joinedload(Agreement.partner))
         .order_by(Partner.name_key, Agreement.type, Agreement.id)
     ).all()
-    chosen = chosen_counts([o.id for o in offered.values()])
+    chosen = hooks.times_chosen([o.id for o in offered.values()])
     year = call.academic_year
     return [
         Candidate(

@@ -6,10 +6,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..accounts.models import Role
-from ..approvals.templates_ops import chain_choices
 from ..catalogue.academic import current_academic_year
 from ..catalogue.academic import label as year_label
 from ..catalogue.reference import normalise_country
+from ..chains.operations import chain_choices
 from ..core.database import utcnow
 from ..core.errors import DomainError
 from ..core.forms import ConfirmForm, show_problems
@@ -17,8 +17,8 @@ from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
 from ..students import profiles
-from . import labels, queries
-from . import operations as ops
+from . import editing, labels, queries, scheduling, times
+from . import offerings as offering_ops
 from .forms import CallForm, OfferingsForm, offering_rows
 from .models import Call
 
@@ -77,7 +77,7 @@ def detail(call_id):
 
 
 def _call_data(form):
-    return ops.CallData(
+    return editing.CallData(
         title=form.title.data,
         academic_year=form.academic_year.data,
         term=form.term.data,
@@ -101,7 +101,7 @@ def _form_data(call):
         "term": call.term.value,
         "description": call.description,
         "timezone": zone,
-        **{name: ops.utc_to_local(getattr(call, name), zone) for name in ops.DATE_FIELDS},
+        **{name: times.utc_to_local(getattr(call, name), zone) for name in editing.DATE_FIELDS},
         "max_choices": call.max_choices,
         "required_documents": [k.value for k in call.required_kinds],
         "approval_chain_id": str(call.approval_chain_id or ""),
@@ -116,7 +116,7 @@ def _new_call_data():
         "academic_year": year,
         "term": "full_year",
         "timezone": zone,
-        **ops.default_dates(zone=zone),
+        **editing.default_dates(zone=zone),
         "max_choices": 3,
         "required_documents": ["transcript"],
     }
@@ -132,7 +132,7 @@ def edit(call_id):
         form.process(data=_form_data(call) if call else _new_call_data())
     if form.validate_on_submit():
         try:
-            call, changed = ops.save_call(call, _call_data(form), actor=current_user)
+            call, changed = editing.save_call(call, _call_data(form), actor=current_user)
         except DomainError as exc:
             db.session.rollback()
             show_problems(form, exc, fallback=form.title)
@@ -156,7 +156,7 @@ def offerings(call_id):
     if form.validate_on_submit():
         rows, shown = offering_rows(request.form)
         try:
-            ops.set_offerings(call, rows, actor=current_user, only=shown)
+            offering_ops.set_offerings(call, rows, actor=current_user, only=shown)
         except DomainError as exc:
             db.session.rollback()
             problems = [str(m) for _f, m in getattr(exc, "problems", [(exc.field, exc.message)])]
@@ -192,7 +192,7 @@ def _status_change(call_id, operation, success):
 def schedule(call_id):
     return _status_change(
         call_id,
-        lambda call: ops.schedule_call(call, actor=current_user),
+        lambda call: scheduling.schedule_call(call, actor=current_user),
         _("The call is scheduled: it opens and closes by itself at the times set."),
     )
 
@@ -202,7 +202,7 @@ def schedule(call_id):
 def unschedule(call_id):
     return _status_change(
         call_id,
-        lambda call: ops.unschedule_call(call, actor=current_user),
+        lambda call: scheduling.unschedule_call(call, actor=current_user),
         _("The call is a draft again: students no longer see it."),
     )
 
@@ -212,7 +212,7 @@ def unschedule(call_id):
 def close(call_id):
     return _status_change(
         call_id,
-        lambda call: ops.close_call_now(call, actor=current_user),
+        lambda call: scheduling.close_call_now(call, actor=current_user),
         _("The call is closed: students can no longer apply."),
     )
 
@@ -223,7 +223,7 @@ def clone(call_id):
     call = db.get_or_404(Call, call_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    copy, skipped = ops.clone_call(call, actor=current_user)
+    copy, skipped = scheduling.clone_call(call, actor=current_user)
     db.session.commit()
     flash(
         _("A draft copy for %(year)s was created.", year=year_label(copy.academic_year)), "success"

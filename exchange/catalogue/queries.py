@@ -7,12 +7,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from ..accounts.models import Unit
-from ..calls.models import Call, CallOffering, CallStatus
 from ..core.audit import AuditEvent
 from ..core.database import utcnow
 from ..core.params import page_number, whole
 from ..extensions import db
-from . import reference
+from . import hooks, reference
 from .academic import current_academic_year
 from .eligibility import StudentFacts, eligible_clause
 from .models import (
@@ -144,20 +143,8 @@ def agreement_clause(filters: CatalogueFilters, student: StudentFacts | None, ye
     if filters.eligible and student is not None:
         conditions.append(eligible_clause(student))
     if filters.open_call:
-        conditions.append(offered_in_open_call_clause(utcnow()))
+        conditions.append(hooks.offered_in_open_call(utcnow()))
     return sa.and_(*conditions)
-
-
-def offered_in_open_call_clause(now):
-    """Agreements with places in a call that accepts applications at `now`."""
-    return sa.exists().where(
-        CallOffering.agreement_id == Agreement.id,
-        CallOffering.places > 0,
-        Call.id == CallOffering.call_id,
-        Call.status.in_([CallStatus.SCHEDULED, CallStatus.OPEN]),
-        Call.opens_at <= now,
-        Call.closes_at > now,
-    )
 
 
 def partner_clause(filters: CatalogueFilters, student: StudentFacts | None, year):
@@ -402,7 +389,7 @@ def partner_page(partner_id, *, staff):
     year = current_academic_year()
     row = (
         db.session.execute(
-            sa.select(Partner, students_sent_column(Partner.id))
+            sa.select(Partner, hooks.students_sent(Partner.id))
             .where(Partner.id == partner_id)
             .options(joinedload(Partner.contacts))
         )
@@ -449,25 +436,3 @@ def partner_page(partner_id, *, staff):
         "year": year,
         "students_sent": sent,
     }
-
-
-# Applications that reached the host: the student really went (or is going) there.
-WENT = ("host_accepted", "departed", "completed")
-
-
-def students_sent_column(partner_id):
-    """How many of our students went to this partner: placed on one of its agreements and
-    accepted by the host, departed or back (a scalar subquery, to ride with the partner)."""
-    from ..applications.models import Application, ApplicationStatus
-
-    return (
-        sa.select(sa.func.count())
-        .select_from(Application)
-        .join(CallOffering, CallOffering.id == Application.placed_offering_id)
-        .join(Agreement, Agreement.id == CallOffering.agreement_id)
-        .where(
-            Agreement.partner_id == partner_id,
-            Application.status.in_([ApplicationStatus(v) for v in WENT]),
-        )
-        .scalar_subquery()
-    )

@@ -6,11 +6,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from ..accounts.models import Role, Unit, UnitMembership, User, UserRole
-from ..approvals.models import ApprovalChain
 from ..calls.models import Call
 from ..catalogue.academic import current_academic_year
 from ..catalogue.models import Agreement, Partner, PartnerStatus
 from ..catalogue.queries import current_agreement_clause
+from ..chains.models import ApprovalChain
 from ..core.audit import AuditEvent
 from ..core.database import utcnow
 from ..extensions import db

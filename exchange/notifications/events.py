@@ -123,6 +123,15 @@ def notify(kind_name, recipients, *, obj=None, data=None, key, context=None):
     return created
 
 
+def unread_subquery(user_id):
+    """The unread count of `user_id` (a column), to ride in the login statement."""
+    return (
+        db.select(db.func.count(Notification.id))
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
+
+
 def unread_count(user_id) -> int:
     return db.session.scalar(
         db.select(db.func.count())

@@ -5,6 +5,7 @@ by init_app, turns each into the notification its people receive."""
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from ..accounts import logins
 from ..accounts.models import Role, User, UserRole
 from ..approvals import signals as approval_signals
 from ..approvals.operations import approvers_of
@@ -106,6 +107,8 @@ def _call_opened(call, **_):
 
 
 def init_app(app):
+    # The navigation's badge: the unread count comes with the user, in the login statement.
+    logins.add_login_column("unread_notifications", events.unread_subquery)
     approval_signals.chain_started.connect(_chain_started)
     approval_signals.step_activated.connect(_step_activated)
     approval_signals.step_decided.connect(_step_decided)

@@ -1,7 +1,7 @@
 """The demo approval chain for `flask --app wsgi seed demo` (never in production)."""
 
 from ..extensions import db
-from . import templates_ops as ops
+from . import operations as ops
 from .models import ApproverRule, RestartFrom
 
 CHAIN_NAME = "Unit advisor, then international office"

@@ -7,14 +7,14 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from ..accounts.models import Role
-from ..calls.models import Call
 from ..core import audit
 from ..core.errors import DomainError
 from ..core.forms import ConfirmForm, show_problems
 from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
-from . import templates_ops as ops
+from . import hooks
+from . import operations as ops
 from .forms import FORM_ROWS, RESTART_LABELS, ChainForm, describe_step
 from .models import ApprovalChain, ApprovalStepTemplate
 
@@ -43,21 +43,17 @@ def _chain_or_404(chain_id):
 @bp.get("/")
 @roles_required(*STAFF)
 def index():
-    return render_template(
-        "approvals/chains/index.html", rows=ops.chains_with_usage(), confirm=ConfirmForm()
-    )
+    return render_template("chains/index.html", rows=ops.chains_with_usage(), confirm=ConfirmForm())
 
 
 @bp.get("/<int:chain_id>")
 @roles_required(*STAFF)
 def detail(chain_id):
     chain = _chain_or_404(chain_id)
-    calls = db.session.scalars(
-        sa.select(Call).where(Call.approval_chain_id == chain.id).order_by(Call.opens_at.desc())
-    ).all()
+    calls = hooks.calls_naming(chain.id)
     history = audit.history(chain, limit=30)
     return render_template(
-        "approvals/chains/detail.html",
+        "chains/detail.html",
         chain=chain,
         calls=calls,
         history=history,
@@ -156,7 +152,7 @@ def edit(chain_id):
             else:
                 flash(_("Chain saved."), "success")
             return redirect(url_for("chains.detail", chain_id=chain.id))
-    return render_template("approvals/chains/form.html", form=form, chain=chain, general=general)
+    return render_template("chains/form.html", form=form, chain=chain, general=general)
 
 
 @bp.post("/<int:chain_id>/active")

@@ -1,7 +1,7 @@
 """State changes on approval chain templates: create, edit (a new version), (de)activate.
 
 A running chain never changes with its template: each application's ApplicationStep rows
-copy the rules when it is submitted (operations.start_chain), so an edit here replaces the
+copy the rules when it is submitted (approvals.operations.start_chain), so an edit here replaces the
 template's step rows and bumps the version without touching any application. Every change is
 validated and audited with a before/after diff; the caller commits."""
 
@@ -12,10 +12,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from ..accounts.models import Role, UnitFunction, User, UserRole
-from ..calls.models import Call
 from ..core import audit
 from ..core.validation import ValidationFailed, clean_text
 from ..extensions import db
+from . import hooks
 from .models import ApprovalChain, ApprovalStepTemplate, ApproverRule, RestartFrom
 
 __all__ = ["ChainData", "StepData", "ValidationFailed", "save_chain", "set_chain_active"]
@@ -351,20 +351,8 @@ def chains_with_usage(*, active_only=False):
     if active_only:
         query = query.where(ApprovalChain.active.is_(True))
     chains = db.session.scalars(query).all()
-    counts = calls_using()
+    counts = hooks.call_counts()
     return [(c, counts.get(c.id, 0)) for c in chains]
-
-
-def calls_using(chain_id=None):
-    """{chain id: number of calls using it}."""
-    query = (
-        sa.select(Call.approval_chain_id, sa.func.count())
-        .where(Call.approval_chain_id.is_not(None))
-        .group_by(Call.approval_chain_id)
-    )
-    if chain_id is not None:
-        query = query.where(Call.approval_chain_id == chain_id)
-    return dict(db.session.execute(query).all())
 
 
 def chain_choices(current_id=None):
