@@ -44,61 +44,15 @@ class PartnerData:
     status: str = "active"
 
     def normalised(self):
-        """(cleaned values, problems). Values are what would be stored."""
-        problems = []
-        name = clean_text(self.name)
-        if not name:
-            problems.append(("name", _l("Enter the partner's name.")))
-        elif len(name) > 255:
-            problems.append(("name", _l("The name is longer than 255 characters.")))
-        country = reference.normalise_country(self.country)
-        if country is None:
-            problems.append(
-                (
-                    "country",
-                    _l(
-                        "“%(value)s” is not an ISO 3166 country code.",
-                        value=clean_text(self.country, 40),
-                    ),
-                )
-            )
-        website = clean_text(self.website)
-        if website and not URL_RE.match(website):
-            problems.append(("website", _l("The website must start with http:// or https://.")))
-        domains = []
-        for raw in [self.hei_id, *self.domains]:
-            domain = clean_text(raw).lower().removeprefix("www.") if raw else ""
-            if not domain:
-                continue
-            if not DOMAIN_RE.match(domain):
-                problems.append(
-                    ("domains", _l("“%(value)s” is not an internet domain.", value=domain[:60]))
-                )
-            elif domain not in domains:
-                domains.append(domain)
-        languages = []
-        for raw in self.languages:
-            code = reference.normalise_language(raw)
-            if code is None:
-                problems.append(
-                    (
-                        "languages",
-                        _l(
-                            "“%(value)s” is not an ISO 639-1 language code.",
-                            value=clean_text(raw, 20),
-                        ),
-                    )
-                )
-            elif code not in languages:
-                languages.append(code)
-        try:
-            status = PartnerStatus(clean_text(self.status).lower() or "active")
-        except ValueError:
-            problems.append(("status", _l("The status must be active or inactive.")))
-            status = PartnerStatus.ACTIVE
-        hei_id = clean_text(self.hei_id).lower().removeprefix("www.") or (
-            domains[0] if domains else ""
-        )
+        """(cleaned values, problems). Values are what would be stored; the problems come
+        field by field in the order of the form."""
+        problems: list = []
+        name = _partner_name(self, problems)
+        country = _country(self, problems)
+        website = _website(self, problems)
+        hei_id, domains = _domains(self, problems)
+        languages = _partner_languages(self, problems)
+        status = _partner_status(self, problems)
         values = {
             "name": name[:255],
             "name_key": name.lower()[:255],
@@ -108,14 +62,98 @@ class PartnerData:
             "region": clean_text(self.region, 120) or None,
             "website": website[:255] or None,
             "hei_id": hei_id or None,
-            "domains": " ".join(domains)[:1000],
+            "domains": domains,
             "languages": " ".join(languages),
             "description": clean_text(self.description) or None,
             "status": status,
         }
-        if len(values["domains"]) >= 1000:
-            problems.append(("domains", _l("Too many domains.")))
         return values, problems
+
+
+# --- a partner's fields, checked one by one in the order of the form --------------------------
+
+
+def _partner_name(data, problems):
+    name = clean_text(data.name)
+    if not name:
+        problems.append(("name", _l("Enter the partner's name.")))
+    elif len(name) > 255:
+        problems.append(("name", _l("The name is longer than 255 characters.")))
+    return name
+
+
+def _country(data, problems):
+    country = reference.normalise_country(data.country)
+    if country is None:
+        problems.append(
+            (
+                "country",
+                _l(
+                    "“%(value)s” is not an ISO 3166 country code.",
+                    value=clean_text(data.country, 40),
+                ),
+            )
+        )
+    return country
+
+
+def _website(data, problems):
+    website = clean_text(data.website)
+    if website and not URL_RE.match(website):
+        problems.append(("website", _l("The website must start with http:// or https://.")))
+    return website
+
+
+def _domain(raw, field_name, problems):
+    """`raw` as an internet domain (lower case, without www.), or "" when blank or not one."""
+    domain = clean_text(raw).lower().removeprefix("www.") if raw else ""
+    if domain and not DOMAIN_RE.match(domain):
+        problems.append(
+            (field_name, _l("“%(value)s” is not an internet domain.", value=domain[:60]))
+        )
+        return ""
+    return domain
+
+
+def _domains(data, problems):
+    """(hei-id, the domains as stored): the hei-id first, then the others, each once. Without
+    a hei-id, the first other domain stands for it."""
+    hei_id = _domain(data.hei_id, "hei_id", problems)
+    domains: list[str] = []
+    for domain in [hei_id, *(_domain(raw, "domains", problems) for raw in data.domains)]:
+        if domain and domain not in domains:
+            domains.append(domain)
+    text = " ".join(domains)
+    if len(text) >= 1000:
+        problems.append(("domains", _l("Too many domains.")))
+    return hei_id or (domains[0] if domains else ""), text[:1000]
+
+
+def _partner_languages(data, problems):
+    languages = []
+    for raw in data.languages:
+        code = reference.normalise_language(raw)
+        if code is None:
+            problems.append(
+                (
+                    "languages",
+                    _l(
+                        "“%(value)s” is not an ISO 639-1 language code.",
+                        value=clean_text(raw, 20),
+                    ),
+                )
+            )
+        elif code not in languages:
+            languages.append(code)
+    return languages
+
+
+def _partner_status(data, problems):
+    try:
+        return PartnerStatus(clean_text(data.status).lower() or "active")
+    except ValueError:
+        problems.append(("status", _l("The status must be active or inactive.")))
+        return PartnerStatus.ACTIVE
 
 
 def partner_state(partner):
