@@ -24,6 +24,7 @@ from ..accounts.models import (
 from ..core import audit
 from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
+from ..core.validation import parse_decimal
 from ..extensions import db
 from . import profiles
 from .tables import Issue, Plan, Planned, read_table
@@ -149,7 +150,7 @@ def _check(line, row, units, result):
     scale = None
     if "gpa_scale" in given:
         try:
-            scale = profiles.parse_decimal(row["gpa_scale"])
+            scale = parse_decimal(row["gpa_scale"])
         except ValueError:
             bad(
                 "gpa_scale",
@@ -161,7 +162,7 @@ def _check(line, row, units, result):
             values["gpa_scale"] = scale
     if "gpa" in given:
         try:
-            gpa = profiles.parse_decimal(row["gpa"])
+            gpa = parse_decimal(row["gpa"])
         except ValueError:
             bad("gpa", _("The GPA “%(value)s” is not a number.", value=row["gpa"][:20]))
         else:
