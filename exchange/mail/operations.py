@@ -5,6 +5,7 @@ from flask import current_app, g, render_template
 from flask_babel import force_locale, refresh
 
 from ..extensions import db
+from . import dispatch
 from .models import OutboxMail
 
 
@@ -57,5 +58,5 @@ def queue_mail(recipient, template, context=None, *, dedup_key=None, obj=None):
     )
     db.session.add(mail)
     db.session.flush()
-    db.session.info.setdefault("outbox_mail_ids", []).append(mail.id)
+    dispatch.queue(mail.id)
     return mail
