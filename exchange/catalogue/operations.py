@@ -129,21 +129,24 @@ def _domains(data, problems):
     return hei_id or (domains[0] if domains else ""), text[:1000]
 
 
+def _language_code(raw, field_name, problems):
+    """`raw` as an ISO 639-1 code, or None (and a problem) when it is not one."""
+    code = reference.normalise_language(raw)
+    if code is None:
+        problems.append(
+            (
+                field_name,
+                _l("“%(value)s” is not an ISO 639-1 language code.", value=clean_text(raw, 20)),
+            )
+        )
+    return code
+
+
 def _partner_languages(data, problems):
     languages = []
     for raw in data.languages:
-        code = reference.normalise_language(raw)
-        if code is None:
-            problems.append(
-                (
-                    "languages",
-                    _l(
-                        "“%(value)s” is not an ISO 639-1 language code.",
-                        value=clean_text(raw, 20),
-                    ),
-                )
-            )
-        elif code not in languages:
+        code = _language_code(raw, "languages", problems)
+        if code is not None and code not in languages:
             languages.append(code)
     return languages
 
@@ -372,18 +375,7 @@ def _subject_areas(data, problems):
 
 
 def _language(data, problems):
-    language = reference.normalise_language(data.language) if data.language else None
-    if data.language and language is None:
-        problems.append(
-            (
-                "language",
-                _l(
-                    "“%(value)s” is not an ISO 639-1 language code.",
-                    value=clean_text(data.language, 20),
-                ),
-            )
-        )
-    return language
+    return _language_code(data.language, "language", problems) if data.language else None
 
 
 def _language_level(data, problems):
