@@ -187,7 +187,7 @@ def _statement(details, problems):
 
 def _language_results(details, problems):
     """{language: (level, test name)} of the rows given, each language once."""
-    languages: dict = {}
+    languages = {}
     for row in details.languages:
         code, level, test = (*row, "")[:3]  # the test name is optional
         result = _language_result(code, level, test, problems)

@@ -46,7 +46,7 @@ class PartnerData:
     def normalised(self):
         """(cleaned values, problems). Values are what would be stored; the problems come
         field by field in the order of the form."""
-        problems: list = []
+        problems = []
         name = _partner_name(self, problems)
         country = _country(self, problems)
         website = _website(self, problems)
@@ -119,7 +119,7 @@ def _domains(data, problems):
     """(hei-id, the domains as stored): the hei-id first, then the others, each once. Without
     a hei-id, the first other domain stands for it."""
     hei_id = _domain(data.hei_id, "hei_id", problems)
-    domains: list[str] = []
+    domains = []
     for domain in [hei_id, *(_domain(raw, "domains", problems) for raw in data.domains)]:
         if domain and domain not in domains:
             domains.append(domain)

@@ -8,6 +8,7 @@ tasks are kept in app.extensions["deferred_tasks"] instead of being sent; a test
 as the worker would."""
 
 import logging
+from collections.abc import Callable
 
 from flask import current_app
 from sqlalchemy import event
@@ -17,7 +18,7 @@ from ..extensions import db
 
 log = logging.getLogger(__name__)
 KEY = "deferred_tasks"
-_HAND_OVER = {}  # queue key -> function(items) called after the commit
+_HAND_OVER: dict[str, Callable[[list], None]] = {}  # key -> hand_over(items) after the commit
 
 
 def on_commit(key, hand_over):
