@@ -80,7 +80,7 @@ def _profile_values(profile, values, now):
 def _create(items, units, now, invite, actor):
     """Create a batch of students: one INSERT per table for the batch (the rows were checked
     by the plan, and no account with their e-mail existed), then the same audit event as
-    accounts.create_user and the existing invitation for each."""
+    accounts.create_user for each, and their invitations (a few statements for the batch)."""
     users = []
     for item in items:
         values = item.values
@@ -106,8 +106,8 @@ def _create(items, units, now, invite, actor):
             actor=actor,
             details={"roles": ["student"], "units": [item.values["unit"]], "source": "roster"},
         )
-        if invite:
-            accounts.invite_user(user, actor=actor)
+    if invite and users:
+        accounts.invite_new_users(users, actor=actor)
     # The batch is written: let its objects go, so memory does not grow with the roster.
     for user in users:
         db.session.expunge(user.profile)
