@@ -52,6 +52,10 @@ class Plan:
     def unchanged(self):
         return self.count("unchanged")
 
+    def report(self, line, problems):
+        """Add a row's problems, (column, message) pairs, with its line."""
+        self.problems.extend(Issue(line, column, message) for column, message in problems)
+
     def sample(self, action, limit=200):
         return [item for item in self.items if item.action == action][:limit]
 

@@ -18,20 +18,9 @@ from ...accounts.models import (
 )
 from ...extensions import db
 from ..tables import Issue, Plan, Planned, planned, start_plan
-from .rows import ALIASES, REQUIRED, check_row
+from .rows import ALIASES, COLUMNS, REQUIRED, check_row
 
 IN_CHUNK = 900  # SQLite allows 999 bound parameters per statement
-STATE_KEYS = (
-    "name",
-    "email",
-    "student_number",
-    "unit",
-    "degree_level",
-    "programme",
-    "year_of_study",
-    "gpa",
-    "gpa_scale",
-)
 
 
 @dataclass
@@ -137,7 +126,7 @@ def _plan_row(line, values, by_number, by_email, plan):
     if user is False:
         return
     if user is None:
-        before = dict.fromkeys(STATE_KEYS)
+        before = dict.fromkeys(COLUMNS)
         plan.items.append(planned(line, values, None, before, _wanted(values, before)))
         return
     before = _account_state(user)

@@ -5,8 +5,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 
 from ...core.validation import DEFAULT_GPA_SCALE, parse_decimal
-from ..profiles import parse_degree
-from ..tables import Issue
+from ..profiles import REGISTRAR_FIELDS, parse_degree
 
 ALIASES = {
     "student_number": "student_number",
@@ -44,7 +43,7 @@ COLUMNS = (
     "gpa_scale",
 )
 REQUIRED = ("student_number", "name", "email", "unit")
-OPTIONAL = ("degree_level", "programme", "year_of_study", "gpa", "gpa_scale")
+OPTIONAL = tuple(name for name in REGISTRAR_FIELDS if name not in REQUIRED)
 
 
 def check_row(line, row, units, plan):
@@ -68,7 +67,7 @@ def check_row(line, row, units, plan):
     if "year_of_study" in given:
         values["year_of_study"] = _year_of_study(text, problems)
     values.update(_gpa_and_scale(text, given, problems))
-    plan.problems.extend(Issue(line, column, message) for column, message in problems)
+    plan.report(line, problems)
     return None if problems else values
 
 

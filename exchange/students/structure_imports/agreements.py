@@ -142,7 +142,7 @@ def plan_agreements(content: bytes, filename: str, progress=None) -> Plan:
         problems.extend((_column(f), str(m)) for f, m in rule_problems)
         if problems:
             problems.sort(key=lambda problem: COLUMN_ORDER.get(problem[0], len(COLUMN_ORDER)))
-            plan.problems.extend(Issue(line, column, message) for column, message in problems)
+            plan.report(line, problems)
             continue
         key = (
             partner.id,

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from ...accounts import operations as accounts
 from ...accounts.models import Unit, UnitKind
 from ...extensions import db
-from ..tables import Issue, Plan, check_applicable, planned, record_applied, start_plan
+from ..tables import Plan, check_applicable, planned, record_applied, start_plan
 
 UNIT_ALIASES = {
     "code": "code",
@@ -53,7 +53,7 @@ def plan_units(content: bytes, filename: str, progress=None) -> Plan:
         problems: list = []
         values = _unit_values(row, known, seen, problems)
         if problems:
-            plan.problems.extend(Issue(line, column, message) for column, message in problems)
+            plan.report(line, problems)
             continue
         seen[values["code"]] = line
         unit = existing.get(values["code"])
