@@ -7,7 +7,7 @@ from flask_migrate import Migrate  # noqa: F401 - the extension provides the ale
 
 from exchange.accounts.models import Role, Unit, User
 from exchange.catalogue.models import AgreementStatus, PartnerStatus
-from exchange.catalogue.operations import AgreementData, PartnerData, normalise_agreement
+from exchange.catalogue.rules import AgreementData, PartnerData, normalise_agreement
 from exchange.core import audit
 from exchange.core.audit import AuditEvent
 from exchange.extensions import db

@@ -12,12 +12,8 @@ from sqlalchemy.orm import selectinload
 
 from ...accounts.models import Unit
 from ...catalogue.models import Agreement, Partner
-from ...catalogue.operations import (
-    AgreementData,
-    agreement_state,
-    normalise_agreement,
-    save_agreement,
-)
+from ...catalogue.operations import agreement_state, save_agreement
+from ...catalogue.rules import AgreementData, normalise_agreement
 from ...extensions import db
 from ..profiles import parse_degree
 from ..tables import Issue, Plan, check_applicable, planned, record_applied, start_plan
