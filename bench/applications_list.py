@@ -23,7 +23,7 @@ from common import (
     test_client_for,
     wrk,
 )
-from seeding import batches, insert, partners_and_agreements, transcripts
+from seeding import insert, insert_rows, partners_and_agreements, schools, students, transcripts
 
 COORDINATOR = ("bench-coordinator@example.edu", "bench-password-1")
 STATUSES = {  # share of applications, in per cent
@@ -53,7 +53,7 @@ def pages(call_id, partner_id):
 def seed(app, rng, count):
     """Everything by Core bulk inserts, ids taken back with RETURNING."""
     from exchange.accounts import operations as accounts
-    from exchange.accounts.models import Role, StudentProfile, Unit, User
+    from exchange.accounts.models import Role
     from exchange.applications.models import Application, ApplicationChoice, Document
     from exchange.calls.models import Call, CallOffering
     from exchange.catalogue.models import Agreement
@@ -65,13 +65,7 @@ def seed(app, rng, count):
             COORDINATOR[0], "Bench Coordinator", [Role.COORDINATOR], password=COORDINATOR[1]
         )
         db.session.commit()
-        unit_ids = insert(
-            Unit,
-            [
-                {"code": f"U{i:03d}", "name": f"School {i}", "kind": "school", "active": True}
-                for i in range(100)
-            ],
-        )
+        unit_ids = schools(100)
         agreement_ids = partners_and_agreements(rng)
         call_id = insert(
             Call,
@@ -95,27 +89,7 @@ def seed(app, rng, count):
             CallOffering,
             [{"call_id": call_id, "agreement_id": a, "places": 3} for a in agreement_ids],
         )
-        student_ids = insert(
-            User,
-            [
-                {
-                    "email": f"student{i}@example.edu",
-                    "email_key": f"student{i}@example.edu",
-                    "name": f"{rng.choice(FIRST)} {rng.choice(LAST)} {i}",
-                    "active": True,
-                    "created_at": now,
-                }
-                for i in range(count)
-            ],
-        )
-        for batch in batches(student_ids):
-            db.session.execute(
-                sa.insert(StudentProfile),
-                [
-                    {"user_id": uid, "student_number": f"S{uid:08d}", "gpa_scale": Decimal("4")}
-                    for uid in batch
-                ],
-            )
+        student_ids = students(rng, count, now)
         # A few partners are much more popular than the rest, as in real calls.
         weights = [1 / (k + 1) ** 0.8 for k in range(len(offering_ids))]
         statuses, shares = zip(*STATUSES.items(), strict=True)
@@ -153,10 +127,8 @@ def seed(app, rng, count):
                 for rank, offering in enumerate(picked, start=1)
             ]
             documents += transcripts(rng, app_id, row["student_id"], now)
-        for batch in batches(choices):
-            db.session.execute(sa.insert(ApplicationChoice), batch)
-        for batch in batches(documents):
-            db.session.execute(sa.insert(Document), batch)
+        insert_rows(ApplicationChoice, choices)
+        insert_rows(Document, documents)
         db.session.commit()
         # The most chosen partner: the heaviest partner filter.
         partner_id = db.session.scalar(
@@ -170,10 +142,6 @@ def seed(app, rng, count):
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")
     return call_id, partner_id, len(application_ids), len(choices), len(documents)
-
-
-FIRST = ["Wei", "Anna", "Li", "Maria", "Jun", "Tom", "Yuki", "Sara", "Chen", "Omar", "Lena"]
-LAST = ["Zhang", "Smith", "Wang", "Müller", "Liu", "Rossi", "Sato", "Kim", "Chen", "Novak"]
 
 
 def statements_per_page(app, paths):

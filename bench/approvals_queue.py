@@ -25,7 +25,16 @@ from common import (
     test_client_for,
     wrk,
 )
-from seeding import batches, insert, partners_and_agreements, transcripts
+from seeding import (
+    approval_chain,
+    approval_steps,
+    insert,
+    insert_rows,
+    partners_and_agreements,
+    schools,
+    students,
+    transcripts,
+)
 
 ADVISOR = ("bench-advisor@example.edu", "bench-password-1")
 COORDINATOR = ("bench-coordinator@example.edu", "bench-password-1")
@@ -55,38 +64,21 @@ def pages():
 def seed(app, rng, count):
     """Everything by Core bulk inserts, ids taken back with RETURNING."""
     from exchange.accounts import operations as accounts
-    from exchange.accounts.models import (
-        Role,
-        StudentProfile,
-        Unit,
-        UnitFunction,
-        UnitMembership,
-        User,
-    )
+    from exchange.accounts.models import Role, Unit, UnitFunction, UnitMembership, User
     from exchange.applications.models import (
         Application,
         ApplicationChoice,
         ApplicationLanguage,
         Document,
     )
-    from exchange.approvals.models import ApplicationStep, Decision, StepStatus
+    from exchange.approvals.models import ApplicationStep, StepStatus
     from exchange.calls.models import Call, CallOffering
-    from exchange.chains.models import ApprovalChain, ApproverRule
+    from exchange.chains.models import ApproverRule
     from exchange.extensions import db
-
-    def insert_plain(model, rows):
-        for batch in batches(rows):
-            db.session.execute(sa.insert(model), batch)
 
     now = datetime.now(UTC)
     with app.app_context():
-        unit_ids = insert(
-            Unit,
-            [
-                {"code": f"U{i:03d}", "name": f"School {i}", "kind": "school", "active": True}
-                for i in range(UNITS)
-            ],
-        )
+        unit_ids = schools(UNITS)
         units = db.session.scalars(sa.select(Unit).order_by(Unit.id)).all()
         advisor = accounts.create_user(
             ADVISOR[0], "Bench Advisor", [Role.ADVISOR], password=ADVISOR[1], units=[units[7]]
@@ -109,7 +101,7 @@ def seed(app, rng, count):
                 for kind in ("advisor", "dean")
             ],
         )
-        insert_plain(
+        insert_rows(
             UnitMembership,
             [
                 {"user_id": uid, "unit_id": unit_ids[k // 2], "function": fn}
@@ -121,19 +113,7 @@ def seed(app, rng, count):
         advisors = {unit_ids[k // 2]: uid for k, uid in enumerate(staff) if k % 2 == 0}
         advisors[units[7].id] = advisor.id
         deans = {unit_ids[k // 2]: uid for k, uid in enumerate(staff) if k % 2 == 1}
-        chain_id = insert(
-            ApprovalChain,
-            [
-                {
-                    "name": "Advisor, dean, office",
-                    "version": 1,
-                    "restart_from": "first_step",
-                    "active": True,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            ],
-        )[0]
+        chain_id = approval_chain(now)
         agreement_ids = partners_and_agreements(rng)
         call_ids = insert(
             Call,
@@ -162,26 +142,7 @@ def seed(app, rng, count):
             )
             for call_id in call_ids
         }
-        student_ids = insert(
-            User,
-            [
-                {
-                    "email": f"student{i}@example.edu",
-                    "email_key": f"student{i}@example.edu",
-                    "name": f"{rng.choice(FIRST)} {rng.choice(LAST)} {i}",
-                    "active": True,
-                    "created_at": now,
-                }
-                for i in range(count)
-            ],
-        )
-        insert_plain(
-            StudentProfile,
-            [
-                {"user_id": uid, "student_number": f"S{uid:08d}", "gpa_scale": Decimal("4")}
-                for uid in student_ids
-            ],
-        )
+        student_ids = students(rng, count, now)
         applications = []
         for uid in student_ids:
             call_id = rng.choice(call_ids)
@@ -201,65 +162,13 @@ def seed(app, rng, count):
                 }
             )
         states, shares = zip(*STATES.items(), strict=True)
-        rules = [
-            ("Unit advisor", ApproverRule.UNIT_ADVISOR, None),
-            ("Dean", ApproverRule.UNIT_ROLE, UnitFunction.DEAN),
-            ("International office", ApproverRule.INTERNATIONAL_OFFICE, None),
-        ]
         steps = []
         for row in applications:
             state = rng.choices(states, shares)[0]
             unit = row["unit_id"]
             deciders = [advisors[unit], deans[unit], office.id]
-            at = rng.choices(list(WAITING_AT), list(WAITING_AT.values()))[0]
-            ends = rng.randint(1, 3)
-            started = row["submitted_at"]
-            for position, (name, rule, function) in enumerate(rules, start=1):
-                activated = started + timedelta(hours=position * rng.randint(1, 96))
-                status, decision = StepStatus.PENDING, None
-                if state == "approved" or (state == "waiting" and position < at):
-                    status, decision = StepStatus.APPROVED, Decision.APPROVE
-                elif state == "waiting" and position == at:
-                    status = StepStatus.WAITING
-                elif state in ("rejected", "returned") and position < ends:
-                    status, decision = StepStatus.APPROVED, Decision.APPROVE
-                elif state == "rejected" and position == ends:
-                    status, decision = StepStatus.REJECTED, Decision.REJECT
-                elif state == "returned" and position == ends:
-                    status, decision = StepStatus.RETURNED, Decision.RETURN
-                elif state in ("rejected", "returned", "withdrawn"):
-                    status = StepStatus.CANCELLED
-                reached = status not in (StepStatus.PENDING, StepStatus.CANCELLED)
-                activated = min(activated, now - timedelta(minutes=5)) if reached else None
-                steps.append(
-                    {
-                        "round": 1,
-                        "position": position,
-                        "chain_id": chain_id,
-                        "chain_version": 1,
-                        "unit_id": unit,
-                        "status": status,
-                        "activated_at": activated,
-                        "due_at": activated + timedelta(days=7) if activated else None,
-                        "decided_at": activated + timedelta(hours=5) if decision else None,
-                        "decided_by_id": deciders[position - 1] if decision else None,
-                        "decision": decision,
-                        "comment": "Not complete." if decision is Decision.RETURN else None,
-                        "name": name,
-                        "rule": rule,
-                        "unit_function": function,
-                        "time_limit_days": 7,
-                        "rejection_ends": True,
-                        "may_return": True,
-                    }
-                )
-            row["status"] = {
-                "approved": "approved",
-                "rejected": "rejected",
-                "returned": "returned",
-                "withdrawn": "withdrawn",
-                "waiting": "submitted" if at == 1 else "in_review",
-            }[state]
+            own, row["status"] = approval_steps(rng, state, row["submitted_at"], deciders, now)
+            steps += [dict(s, chain_id=chain_id, chain_version=1, unit_id=unit) for s in own]
         application_ids = insert(Application, applications)
         choices, languages, documents = [], [], []
         weights = [1 / (k + 1) ** 0.8 for k in range(len(agreement_ids))]
@@ -285,10 +194,10 @@ def seed(app, rng, count):
             documents += transcripts(rng, app_id, row["student_id"], now)
         for k, step in enumerate(steps):
             step["application_id"] = application_ids[k // 3]
-        insert_plain(ApplicationChoice, choices)
-        insert_plain(ApplicationLanguage, languages)
-        insert_plain(Document, documents)
-        insert_plain(ApplicationStep, steps)
+        insert_rows(ApplicationChoice, choices)
+        insert_rows(ApplicationLanguage, languages)
+        insert_rows(Document, documents)
+        insert_rows(ApplicationStep, steps)
         db.session.commit()
         waiting = dict(
             db.session.execute(
@@ -309,10 +218,6 @@ def seed(app, rng, count):
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")
     return len(application_ids), len(steps), waiting, mine
-
-
-FIRST = ["Wei", "Anna", "Li", "Maria", "Jun", "Tom", "Yuki", "Sara", "Chen", "Omar", "Lena"]
-LAST = ["Zhang", "Smith", "Wang", "Müller", "Liu", "Rossi", "Sato", "Kim", "Chen", "Novak"]
 
 
 def statements_per_page(app, user, paths):

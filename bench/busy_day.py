@@ -41,11 +41,15 @@ from common import (
 )
 from seeding import (
     LANGUAGES,
+    approval_chain,
     approval_steps,
-    batches,
     insert,
+    insert_rows,
     mixed_agreements,
+    schools,
+    student_rows,
     transcripts,
+    universities_file,
     users,
     world_partners,
 )
@@ -85,15 +89,6 @@ def arguments():
     return parser.parse_args()
 
 
-def universities_file():
-    """../shared/data/world_universities.json beside the checkout (or a worktree's)."""
-    for folder in (ROOT.parent, ROOT.parent.parent):
-        path = folder / "shared/data/world_universities.json"
-        if path.exists():
-            return path
-    raise SystemExit("world_universities.json not found in ../shared/data")
-
-
 def seed(app, rng, args):
     """A university on a busy day, by Core bulk inserts; what the load needs to know."""
     from exchange.accounts import passwords
@@ -102,7 +97,6 @@ def seed(app, rng, args):
         LanguageResult,
         Role,
         StudentProfile,
-        Unit,
         UnitFunction,
         UnitMembership,
     )
@@ -115,12 +109,7 @@ def seed(app, rng, args):
     from exchange.approvals.models import ApplicationStep
     from exchange.calls.models import Call, CallOffering
     from exchange.catalogue.models import Agreement
-    from exchange.chains.models import ApprovalChain
     from exchange.extensions import db
-
-    def insert_plain(model, rows):
-        for batch in batches(rows):
-            db.session.execute(sa.insert(model), batch)
 
     now = datetime.now(UTC)
     hashed = passwords.hash_password(PASSWORD)
@@ -128,13 +117,7 @@ def seed(app, rng, args):
     students = args.users - args.office - 2 * units
     assert students >= args.students, "--users too small for the logged-in students"
     with app.app_context():
-        unit_ids = insert(
-            Unit,
-            [
-                {"code": f"U{i:03d}", "name": f"School {i}", "kind": "school", "active": True}
-                for i in range(units)
-            ],
-        )
+        unit_ids = schools(units)
         office = users(
             [
                 {"email": f"office{i}@example.edu", "name": f"Office {i}"}
@@ -159,7 +142,7 @@ def seed(app, rng, args):
             .where(sa.column("id").in_([uid for _unit, uid in logged_advisors]))
             .values(password_hash=hashed)
         )
-        insert_plain(
+        insert_rows(
             UnitMembership,
             [
                 {"user_id": uid, "unit_id": unit, "function": UnitFunction.ADVISOR}
@@ -170,28 +153,20 @@ def seed(app, rng, args):
                 for unit, uid in deans.items()
             ],
         )
-        student_rows = [
-            {
-                "email": f"student{i}@example.edu",
-                "name": f"{rng.choice(FIRST)} {rng.choice(LAST)} {i}",
-            }
-            for i in range(students)
-        ]
-        student_ids = users(
-            student_rows[: args.students], [[Role.STUDENT]] * args.students, now, hashed
-        )
+        people = student_rows(rng, students)
+        student_ids = users(people[: args.students], [[Role.STUDENT]] * args.students, now, hashed)
         student_ids += users(
-            student_rows[args.students :], [[Role.STUDENT]] * (students - args.students), now
+            people[args.students :], [[Role.STUDENT]] * (students - args.students), now
         )
         unit_of = {uid: rng.choice(unit_ids) for uid in student_ids}
-        insert_plain(
+        insert_rows(
             UnitMembership,
             [
                 {"user_id": uid, "unit_id": unit, "function": UnitFunction.MEMBER}
                 for uid, unit in unit_of.items()
             ],
         )
-        insert_plain(
+        insert_rows(
             StudentProfile,
             [
                 {
@@ -204,7 +179,7 @@ def seed(app, rng, args):
                 for uid in student_ids
             ],
         )
-        insert_plain(
+        insert_rows(
             LanguageResult,
             [
                 {
@@ -219,19 +194,7 @@ def seed(app, rng, args):
         )
         partner_ids = world_partners(rng, args.partners, universities_file())
         current = mixed_agreements(rng, partner_ids, unit_ids)
-        chain_id = insert(
-            ApprovalChain,
-            [
-                {
-                    "name": "Advisor, dean, office",
-                    "version": 1,
-                    "restart_from": "first_step",
-                    "active": True,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            ],
-        )[0]
+        chain_id = approval_chain(now)
         # Calls, newest first: one open, one in review, the others decided in past years.
         count = math.ceil(args.applications / students)
         calls = []
@@ -326,10 +289,10 @@ def seed(app, rng, args):
             ]
             documents += transcripts(rng, app_id, row["student_id"], now)
             steps += [dict(s, application_id=app_id) for s in own_steps]
-        insert_plain(ApplicationChoice, choices)
-        insert_plain(ApplicationLanguage, languages)
-        insert_plain(Document, documents)
-        insert_plain(ApplicationStep, steps)
+        insert_rows(ApplicationChoice, choices)
+        insert_rows(ApplicationLanguage, languages)
+        insert_rows(Document, documents)
+        insert_rows(ApplicationStep, steps)
         db.session.commit()
         # The most chosen partner of the call in review: the heaviest partner filter.
         review = call_ids[min(1, len(call_ids) - 1)]
@@ -365,10 +328,6 @@ def seed(app, rng, args):
         "list_partner": list_partner,
         "partners": rng.sample(partner_ids, min(500, len(partner_ids))),
     }
-
-
-FIRST = ["Wei", "Anna", "Li", "Maria", "Jun", "Tom", "Yuki", "Sara", "Chen", "Omar", "Lena"]
-LAST = ["Zhang", "Smith", "Wang", "Müller", "Liu", "Rossi", "Sato", "Kim", "Chen", "Novak"]
 
 
 def log_in_all(base, people):

@@ -14,7 +14,6 @@ from decimal import Decimal
 import sqlalchemy as sa
 from common import (
     DEFAULT_URL,
-    ROOT,
     after_write_and_unchanged,
     gunicorn,
     login_cookie,
@@ -23,6 +22,7 @@ from common import (
     test_client_for,
     wrk,
 )
+from seeding import mixed_agreements, universities_file, world_partners
 
 PAGES = {
     "catalogue (default)": "/catalogue/",
@@ -42,10 +42,11 @@ def seed(app, rng):
         StudentProfile,
         UnitKind,
     )
-    from exchange.catalogue.models import CEFR_RANK, Agreement, Partner, agreement_units
+    from exchange.catalogue.models import Agreement, Partner
     from exchange.extensions import db
 
-    data = json.loads((ROOT.parent / "shared/data/world_universities.json").read_text())
+    data_file = universities_file()
+    data = json.loads(data_file.read_text())
     with app.app_context():
         units = [
             accounts.save_unit(
@@ -74,72 +75,8 @@ def seed(app, rng):
             language_results=[LanguageResult(language="en", level=CEFR.C1)],
         )
         db.session.commit()
-        langs = ["en", "de", "fr", "es", "ja", "zh", "it", "pt", "ko", "nl"]
-        rows, seen = [], set()
-        for entry in data:
-            hei = entry["domains"][0] if entry["domains"] else None
-            if hei in seen:
-                hei = None
-            seen.add(hei)
-            spoken = rng.sample(langs, rng.randint(1, 2))
-            name = entry["name"]
-            rows.append(
-                {
-                    "name": name,
-                    "name_key": name.lower(),
-                    "country": entry["alpha_two_code"],
-                    "region": entry["state-province"],
-                    "hei_id": hei,
-                    "domains": " ".join(entry["domains"]),
-                    "website": (entry["web_pages"] or [None])[0],
-                    "languages": " ".join(spoken),
-                    "search_text": " ".join(
-                        x for x in (name, entry["state-province"], " ".join(entry["domains"])) if x
-                    ).lower(),
-                    "status": "active",
-                }
-            )
-        db.session.execute(sa.insert(Partner), rows)
-        ids = db.session.scalars(sa.select(Partner.id)).all()
-        agreements = []
-        subjects = ["0613", "0311", "0413", "0912", "0533", "0232", "0731", "0421"]
-        for pid in ids:
-            for _ in range(3):
-                status = rng.choices(["active", "draft", "terminated"], [90, 5, 5])[0]
-                level = rng.choice([None, CEFR.B1, CEFR.B2, CEFR.C1])
-                agreements.append(
-                    {
-                        "partner_id": pid,
-                        "type": rng.choice(
-                            ["bilateral", "bilateral", "summer_school", "dual_degree"]
-                        ),
-                        "status": status,
-                        "first_academic_year": 2022,
-                        "last_academic_year": rng.choice([2024, 2028, 2029, 2030]),
-                        "places_per_year": rng.randint(0, 6),
-                        "months_per_mobility": 5,
-                        "all_units": rng.random() > 0.3,
-                        "bachelor": True,
-                        "master": rng.random() > 0.3,
-                        "doctoral": rng.random() > 0.7,
-                        "subject_areas": " ".join(rng.sample(subjects, 2)),
-                        "language": rng.choice(langs[:4]) if level else None,
-                        "language_level": level.value if level else None,
-                        "language_rank": CEFR_RANK[level] if level else None,
-                        "min_gpa": rng.choice(
-                            [None, Decimal("2.5"), Decimal("3.0"), Decimal("3.3")]
-                        ),
-                        "min_gpa_scale": Decimal("4"),
-                    }
-                )
-        db.session.execute(sa.insert(Agreement), agreements)
-        restricted = db.session.scalars(
-            sa.select(Agreement.id).where(Agreement.all_units.is_(False))
-        ).all()
-        db.session.execute(
-            sa.insert(agreement_units),
-            [{"agreement_id": aid, "unit_id": rng.choice(units).id} for aid in restricted],
-        )
+        partner_ids = world_partners(rng, len(data), data_file)
+        mixed_agreements(rng, partner_ids, [unit.id for unit in units])
         db.session.commit()
         db.session.execute(sa.text("ANALYZE"))
         db.session.commit()

@@ -3,12 +3,16 @@
 import json
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import sqlalchemy as sa
 
 # Where a waiting application waits: on step 1, 2 or 3, in per cent.
 WAITING_AT = {1: 45, 2: 30, 3: 25}
 COUNTRIES = ["DE", "FR", "JP", "US", "GB", "IT", "KR", "AU"]
+FIRST = ["Wei", "Anna", "Li", "Maria", "Jun", "Tom", "Yuki", "Sara", "Chen", "Omar", "Lena"]
+LAST = ["Zhang", "Smith", "Wang", "Müller", "Liu", "Rossi", "Sato", "Kim", "Chen", "Novak"]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def batches(rows, size=5000):
@@ -27,6 +31,74 @@ def insert(model, rows):
         )
         ids += result.scalars().all()
     return ids
+
+
+def insert_rows(model, rows):
+    """Insert `rows` (dicts) in batches, without taking their ids back."""
+    from exchange.extensions import db
+
+    for batch in batches(rows):
+        db.session.execute(sa.insert(model), batch)
+
+
+def schools(count):
+    """Units U000, U001, ... (schools); their ids."""
+    from exchange.accounts.models import Unit
+
+    return insert(
+        Unit,
+        [
+            {"code": f"U{i:03d}", "name": f"School {i}", "kind": "school", "active": True}
+            for i in range(count)
+        ],
+    )
+
+
+def student_rows(rng, count):
+    """E-mail and name of `count` students (student0@example.edu, ...)."""
+    return [
+        {"email": f"student{i}@example.edu", "name": f"{rng.choice(FIRST)} {rng.choice(LAST)} {i}"}
+        for i in range(count)
+    ]
+
+
+def students(rng, count, now):
+    """Students who never log in (no role, no password), each with a profile; their ids."""
+    from exchange.accounts.models import StudentProfile
+
+    ids = users(student_rows(rng, count), [[]] * count, now)
+    insert_rows(
+        StudentProfile,
+        [
+            {"user_id": uid, "student_number": f"S{uid:08d}", "gpa_scale": Decimal("4")}
+            for uid in ids
+        ],
+    )
+    return ids
+
+
+def approval_chain(now):
+    """The approval chain of every call (unit advisor, dean, office); its id."""
+    from exchange.chains.models import ApprovalChain
+
+    row = {
+        "name": "Advisor, dean, office",
+        "version": 1,
+        "restart_from": "first_step",
+        "active": True,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return insert(ApprovalChain, [row])[0]
+
+
+def universities_file():
+    """../shared/data/world_universities.json beside the checkout (or a worktree's)."""
+    for folder in (ROOT.parent, ROOT.parent.parent):
+        path = folder / "shared/data/world_universities.json"
+        if path.exists():
+            return path
+    raise SystemExit("world_universities.json not found in ../shared/data")
 
 
 def partners_and_agreements(rng, partners=150, agreements=200):
@@ -132,7 +204,6 @@ def mixed_agreements(rng, partner_ids, unit_ids, per_partner=3):
     benchmark), 30% of them restricted to one unit; the ids of the current active ones."""
     from exchange.accounts.models import CEFR
     from exchange.catalogue.models import CEFR_RANK, Agreement, agreement_units
-    from exchange.extensions import db
 
     rows = []
     for pid in partner_ids:
@@ -160,14 +231,14 @@ def mixed_agreements(rng, partner_ids, unit_ids, per_partner=3):
                 }
             )
     ids = insert(Agreement, rows)
-    for batch in batches(
+    insert_rows(
+        agreement_units,
         [
             {"agreement_id": aid, "unit_id": rng.choice(unit_ids)}
             for aid, row in zip(ids, rows, strict=True)
             if not row["all_units"]
-        ]
-    ):
-        db.session.execute(sa.insert(agreement_units), batch)
+        ],
+    )
     return [
         aid
         for aid, row in zip(ids, rows, strict=True)
@@ -179,7 +250,6 @@ def users(rows, roles, now, password_hash=None):
     """Users with their roles (a list of `Role` per row) and the same password hash (None: they
     never log in); their ids. `rows` are dicts with email and name."""
     from exchange.accounts.models import User, UserRole
-    from exchange.extensions import db
 
     ids = insert(
         User,
@@ -195,14 +265,14 @@ def users(rows, roles, now, password_hash=None):
             for row in rows
         ],
     )
-    for batch in batches(
+    insert_rows(
+        UserRole,
         [
             {"user_id": uid, "role": role}
             for uid, kinds in zip(ids, roles, strict=True)
             for role in kinds
-        ]
-    ):
-        db.session.execute(sa.insert(UserRole), batch)
+        ],
+    )
     return ids
 
 

@@ -146,6 +146,35 @@ def test_details_are_validated(setting, gpa, scale, languages, message):
     assert any(message in str(m) for _f, m in exc.value.problems)
 
 
+def test_details_report_each_field_in_form_order(setting):
+    application, _ = ops.start_application(setting["call"], setting["student"])
+    details = ops.Details(
+        "x" * (ops.STATEMENT_LIMIT + 1),
+        "three",
+        "0",
+        [("en", "B2"), ("xx", "B2"), ("de", "Z9"), ("", "", "IELTS"), ("EN", "C1"), ("", "")],
+    )
+    with pytest.raises(ops.ValidationFailed) as exc:
+        ops.save_details(application, details, actor=setting["student"])
+    assert [(name, str(message)) for name, message in exc.value.problems] == [
+        ("statement", f"The statement is longer than {ops.STATEMENT_LIMIT} characters."),
+        ("gpa", "Enter the GPA as a number, for example 3.45."),
+        ("gpa_scale", "The GPA scale must be between 0 and 100."),
+        ("languages", "“xx” is not a language code."),
+        ("languages", "Choose a CEFR level (A1 to C2) for de."),
+        ("languages", "Choose the language and level of “IELTS”."),
+        ("languages", "English is listed twice."),
+    ]
+    # An unreadable scale is reported on the scale, and a GPA above its scale on the GPA.
+    for gpa, scale, expected in (("3", "four", ["gpa_scale"]), ("4.5", "4", ["gpa"])):
+        with pytest.raises(ops.ValidationFailed) as exc:
+            ops.save_details(
+                application, ops.Details("x", gpa, scale, []), actor=setting["student"]
+            )
+        assert [name for name, _message in exc.value.problems] == expected
+    assert application.statement in (None, "")
+
+
 def test_choices_rules(setting):
     s = setting["student"]
     alpha, beta, gamma = setting["offerings"]

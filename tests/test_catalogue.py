@@ -75,7 +75,8 @@ def test_staff_can_include_partners_without_agreements_and_inactive(staff_client
 
 
 def test_free_text_search_covers_names_in_any_script_city_and_domain(student_client):
-    from exchange.catalogue.operations import PartnerData, save_partner
+    from exchange.catalogue.operations import save_partner
+    from exchange.catalogue.rules import PartnerData
 
     p, _ = save_partner(
         None,
@@ -98,7 +99,8 @@ def test_free_text_search_covers_names_in_any_script_city_and_domain(student_cli
 
 
 def test_saving_the_same_languages_in_another_order_changes_nothing():
-    from exchange.catalogue.operations import PartnerData, save_partner
+    from exchange.catalogue.operations import save_partner
+    from exchange.catalogue.rules import PartnerData
 
     data = dict(name="Helsinki U", country="FI", hei_id="helsinki.fi")
     partner, _ = save_partner(None, PartnerData(**data, languages=["fi", "en"]), actor=None)

@@ -11,7 +11,7 @@ from exchange.accounts.passwords import verify_password
 from exchange.extensions import db
 from exchange.mail.delivery import deliver, relay
 from exchange.mail.models import MailStatus, OutboxMail
-from exchange.mail.operations import queue_mail
+from exchange.mail.operations import queue_mail, queue_mails
 
 from .conftest import CSRF_RE, csrf_token, login, run_deferred
 from .factories import UserFactory, admin
@@ -49,6 +49,37 @@ def test_mail_is_rendered_in_the_recipients_language(app, ctx):
     assert mail.subject == "Reset your Exchange password"
     assert "Hello Ada," in mail.body_text and "http://x/reset/abc" in mail.body_text
     assert '<a href="http://x/reset/abc"' in mail.body_html
+
+
+def test_the_same_mail_to_many_reads_as_if_rendered_for_each(app, dispatched, ctx):
+    users = [
+        UserFactory(name='Li <b>"Hua"</b> & Co', locale="zh_Hans_CN"),
+        UserFactory(name="O'Brien", locale="en"),
+        UserFactory(name="Zoë", locale="zh_Hans_CN", timezone="Asia/Shanghai"),
+        UserFactory(name="Ada", locale=None, timezone=None),
+    ]
+    links = [{"link": f"https://x.example/reset/t{i}?a=1&b=<2>"} for i in range(len(users))]
+    singles = [
+        queue_mail(user, "account_invitation", dict(link, hours=72))
+        for user, link in zip(users, links, strict=True)
+    ]
+    many = queue_mails("account_invitation", users, links, {"hours": 72}, objs=users)
+    by_recipient = {mail.recipient_id: mail for mail in many}
+    for single in singles:
+        batch = by_recipient[single.recipient_id]
+        assert (batch.to_address, batch.subject, batch.body_text, batch.body_html) == (
+            single.to_address,
+            single.subject,
+            single.body_text,
+            single.body_html,
+        )
+        assert batch.object_type == "User" and batch.object_id == str(single.recipient_id)
+    assert "&lt;b&gt;&#34;Hua&#34;&lt;/b&gt; &amp; Co" in by_recipient[users[0].id].body_html
+    assert 'Li <b>"Hua"</b> & Co' in by_recipient[users[0].id].body_text
+    assert "\ue000" not in "".join(m.body_html + m.body_text + m.subject for m in many)
+    assert by_recipient[users[0].id].subject != by_recipient[users[1].id].subject  # zh, en
+    db.session.commit()
+    assert sorted(dispatched) == sorted(m.id for m in singles + many)
 
 
 def test_memory_backend_delivery_marks_sent(app, sent_mail, ctx):

@@ -6,8 +6,8 @@ from alembic.command import check as alembic_check
 from flask_migrate import Migrate  # noqa: F401 - the extension provides the alembic config
 
 from exchange.accounts.models import Role, Unit, User
-from exchange.catalogue.models import AgreementStatus
-from exchange.catalogue.operations import AgreementData, normalise_agreement
+from exchange.catalogue.models import AgreementStatus, PartnerStatus
+from exchange.catalogue.rules import AgreementData, PartnerData, normalise_agreement
 from exchange.core import audit
 from exchange.core.audit import AuditEvent
 from exchange.extensions import db
@@ -244,3 +244,47 @@ def test_normalise_agreement_reports_each_field_in_form_order(app):
     assert [(name, str(message)) for name, message in problems] == [
         ("language_level", "Give both the language and its CEFR level, or neither.")
     ]
+
+
+def test_partner_data_reports_each_field_in_form_order(app):
+    data = PartnerData(
+        name="",
+        country="Atlantis",
+        website="ftp://example.org",
+        hei_id="not a domain",
+        domains=["bad_domain", "x" * 40 + ".org"] + [f"d{i:03}.{'x' * 40}.org" for i in range(25)],
+        languages=["klingon"],
+        status="dormant",
+    )
+    values, problems = data.normalised()
+    assert [name for name, _message in problems] == [
+        "name",
+        "country",
+        "website",
+        "hei_id",
+        "domains",
+        "domains",
+        "languages",
+        "status",
+    ]
+    messages = [str(message) for _name, message in problems]
+    assert messages[3] == "“not a domain” is not an internet domain."
+    assert messages[5] == "Too many domains."
+    assert values["status"] is PartnerStatus.ACTIVE and len(values["domains"]) <= 1000
+
+    values, problems = PartnerData(
+        name="  Universität Heidelberg ",
+        country="de",
+        hei_id="",
+        domains=["WWW.Uni-Heidelberg.de", "uni-heidelberg.de", "urz.uni-heidelberg.de"],
+        languages=["de", "EN", "de"],
+    ).normalised()
+    assert problems == []
+    # Without a hei-id the first domain stands for it; each domain and language once.
+    assert (values["name"], values["country"], values["hei_id"]) == (
+        "Universität Heidelberg",
+        "DE",
+        "uni-heidelberg.de",
+    )
+    assert values["domains"] == "uni-heidelberg.de urz.uni-heidelberg.de"
+    assert values["languages"] == "de en"

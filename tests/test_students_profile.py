@@ -216,6 +216,26 @@ def test_language_certificate_is_judged_by_its_content(app):
     assert other.get(f"/students/{user.id}/profile").status_code == 403
 
 
+def test_language_result_is_deleted_once_and_a_missing_one_is_explained(app):
+    user = UserFactory(roles=(Role.STUDENT,))
+    client = client_for(app, user)
+    resp = client.post(
+        "/profile/languages",
+        data={"language": "fr", "level": "B2", "csrf_token": token(client, "/profile")},
+    )
+    assert resp.status_code == 302
+    result = db.session.get(StudentProfile, user.id).language_results[0]
+    url = f"/profile/languages/{result.id}/delete"
+    resp = client.post(url, data={"csrf_token": token(client, "/profile")}, follow_redirects=True)
+    assert "Language result deleted." in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(StudentProfile, user.id).language_results == []
+    resp = client.post(url, data={"csrf_token": token(client, "/profile")}, follow_redirects=True)
+    html = resp.get_data(as_text=True)
+    assert "That language result is not in the profile." in html
+    assert "Language result deleted." not in html
+
+
 def test_office_corrects_a_profile_and_the_correction_is_audited(app):
     user = student(UnitFactory(code="CHEM"))
     user.profile.registrar_fields = "degree_level"

@@ -181,6 +181,27 @@ def test_bad_input_gives_one_message_per_line_and_writes_nothing(app, units):
     assert count(User) == users_before and invitations() == []
 
 
+def test_a_rows_problems_come_in_the_order_of_its_columns(app, units):
+    content = csv(
+        f"{'9' * 33},,not-an-address,XYZ,licence,,13,five,0",
+        "2024002,Over,over@example.edu,PHY,,,,4.5,four",
+    )
+    plan = roster.plan_roster(content, "roster.csv")
+    assert [(p.line, p.field) for p in plan.problems] == [
+        (2, "student_number"),
+        (2, "name"),
+        (2, "email"),
+        (2, "unit"),
+        (2, "degree_level"),
+        (2, "year_of_study"),
+        (2, "gpa"),
+        (2, "gpa_scale"),
+        # An unreadable scale is not a scale to measure the GPA against.
+        (3, "gpa_scale"),
+    ]
+    assert plan.items == []
+
+
 def test_a_formula_in_an_xlsx_is_refused_not_run(app, units):
     content = xlsx(
         [

@@ -139,6 +139,40 @@ def test_bad_agreements_are_reported_per_line_and_write_nothing():
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Agreement)) == 0
 
 
+def test_each_rows_problems_come_in_the_order_of_its_columns():
+    UnitFactory(code="OLD")
+    plan = structure.plan_units(
+        table(
+            "code,name,kind,parent,student_count",
+            f"{'X' * 33},,castle,NOPE,many",
+        ),
+        "units.csv",
+    )
+    assert [p.field for p in plan.problems] == ["code", "name", "kind", "parent", "student_count"]
+    PartnerFactory(hei_id="tum.de")
+    plan = structure.plan_agreements(
+        table(
+            AGREEMENTS_HEADER,
+            ",nowhere.edu,,,nonsense,2030,2026,-1,61,licence,0000x,xx-not,Z9,5,4,XYZ,expired",
+        ),
+        "agreements.csv",
+    )
+    assert [p.field for p in plan.problems] == [
+        "partner_hei_id",
+        "type",
+        "last_year",
+        "places",
+        "months",
+        "levels",
+        "subject_areas",
+        "language",
+        "language_level",
+        "min_gpa",
+        "units",
+        "status",
+    ]
+
+
 @pytest.mark.parametrize("kind", ["units", "agreements"])
 def test_import_pages_offer_templates_and_preview(app, kind):
     assert client_for(app, coordinator()).get(f"/students/import/{kind}").status_code == 403

@@ -13,7 +13,7 @@ from ..core.database import utcnow
 from ..core.deferred import defer
 from ..core.errors import DomainError
 from ..extensions import db
-from ..mail.operations import external_url, queue_mail
+from ..mail.operations import external_url, queue_mail, queue_mails
 from . import passwords
 from .logins import revoke_current_session, revoke_login_sessions, start_login_session
 from .models import (
@@ -269,11 +269,32 @@ def issue_password_reset(email, *, now=None):
     return token
 
 
+INVITATION_HOURS = 72
+
+
 def invite_user(user, *, actor):
     """Mail a new account a link to choose its password (valid three days)."""
-    token = _issue_reset_token(user, "account_invitation", 72)
+    token = _issue_reset_token(user, "account_invitation", INVITATION_HOURS)
     audit.record("user.invited", user, actor=actor)
     return token
+
+
+def invite_new_users(users, *, actor):
+    """invite_user for accounts created in this transaction, in a few statements for all:
+    they hold no older link to retire, and the mail is rendered once per language."""
+    tokens = [secrets.token_urlsafe(32) for _user in users]
+    expires_at = utcnow() + timedelta(hours=INVITATION_HOURS)
+    resets = [
+        PasswordResetToken(token_hash=hash_token(token), user_id=user.id, expires_at=expires_at)
+        for user, token in zip(users, tokens, strict=True)
+    ]
+    db.session.add_all(resets)
+    db.session.flush()
+    links = [{"link": external_url("auth.reset_password", token=token)} for token in tokens]
+    queue_mails("account_invitation", users, links, {"hours": INVITATION_HOURS}, objs=resets)
+    for user in users:
+        audit.record("user.invited", user, actor=actor)
+    return tokens
 
 
 def _issue_reset_token(user, template, hours):

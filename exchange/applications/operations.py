@@ -16,7 +16,7 @@ from ..catalogue.models import CEFR_RANK
 from ..core import audit, uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
-from ..core.validation import ValidationFailed, clean_text, parse_decimal
+from ..core.validation import ValidationFailed, clean_text, gpa_on_scale
 from ..extensions import db
 from ..students import profiles
 from . import signals
@@ -151,65 +151,19 @@ class Details:
 
 
 def save_details(application, details: Details, *, actor):
-    """The statement, GPA and language results the student confirms for this application."""
+    """The statement, GPA and language results the student confirms for this application.
+    Every problem is reported, field by field in the order of the form."""
     _require_owner(application, actor)
     _require_editable(application)
-    problems = []
-    statement = clean_text(details.statement).replace("\r\n", "\n")
-    if len(statement) > STATEMENT_LIMIT:
-        problems.append(
-            ("statement", _l("The statement is longer than %(n)d characters.", n=STATEMENT_LIMIT))
-        )
-    try:
-        scale = parse_decimal(details.gpa_scale)
-        scale = Decimal("4.00") if scale is None else scale
-        gpa = parse_decimal(details.gpa)
-    except ValueError:
-        problems.append(("gpa", _l("Enter the GPA as a number, for example 3.45.")))
-        gpa, scale = None, Decimal("4.00")
-    else:
-        if not Decimal("0") < scale <= Decimal("100"):
-            problems.append(("gpa_scale", _l("The GPA scale must be between 0 and 100.")))
-        elif gpa is not None and not Decimal("0") <= gpa <= scale:
-            problems.append(
-                ("gpa", _l("The GPA must be between 0 and %(scale)s.", scale=f"{scale:f}"))
-            )
-    languages = {}
-    for code, level, test in ((*row, "")[:3] for row in details.languages):
-        code, level = (code or "").strip(), (level or "").strip().upper()
-        test = clean_text(test or "", TEST_NAME_LIMIT)
-        if not code and not level:
-            if test:
-                problems.append(
-                    ("languages", _l("Choose the language and level of “%(test)s”.", test=test))
-                )
-            continue
-        language = reference.normalise_language(code)
-        if language is None:
-            problems.append(
-                ("languages", _l("“%(value)s” is not a language code.", value=clean_text(code, 20)))
-            )
-            continue
-        if level not in CEFR.__members__:
-            problems.append(
-                ("languages", _l("Choose a CEFR level (A1 to C2) for %(lang)s.", lang=language))
-            )
-            continue
-        if language in languages:
-            problems.append(
-                (
-                    "languages",
-                    _l("%(lang)s is listed twice.", lang=reference.language_name(language)),
-                )
-            )
-            continue
-        languages[language] = (CEFR[level], test)
-    if problems:
+    problems: list = []
+    statement = _statement(details, problems)
+    gpa_and_scale = gpa_on_scale(details.gpa, details.gpa_scale, problems)
+    languages = _language_results(details, problems)
+    if problems or gpa_and_scale is None:
         raise ValidationFailed(problems)
     before = _details_state(application)
     application.statement = statement
-    application.gpa = gpa
-    application.gpa_scale = scale
+    application.gpa, application.gpa_scale = gpa_and_scale
     kept = {row.language: row for row in application.languages}
     application.languages = [
         _language_row(kept.get(code), code, level, test)
@@ -220,6 +174,60 @@ def save_details(application, details: Details, *, actor):
     if changes:
         audit.record("application.details_saved", application, actor=actor, details=changes)
     return bool(changes)
+
+
+def _statement(details, problems):
+    statement = clean_text(details.statement).replace("\r\n", "\n")
+    if len(statement) > STATEMENT_LIMIT:
+        problems.append(
+            ("statement", _l("The statement is longer than %(n)d characters.", n=STATEMENT_LIMIT))
+        )
+    return statement
+
+
+def _language_results(details, problems):
+    """{language: (level, test name)} of the rows given, each language once."""
+    languages = {}
+    for row in details.languages:
+        code, level, test = (*row, "")[:3]  # the test name is optional
+        result = _language_result(code, level, test, problems)
+        if result is None:
+            continue
+        language, level, test = result
+        if language in languages:
+            problems.append(
+                (
+                    "languages",
+                    _l("%(lang)s is listed twice.", lang=reference.language_name(language)),
+                )
+            )
+            continue
+        languages[language] = (level, test)
+    return languages
+
+
+def _language_result(code, level, test, problems):
+    """(language, CEFR level, test name) of one row; None when blank or with a problem."""
+    code, level = (code or "").strip(), (level or "").strip().upper()
+    test = clean_text(test or "", TEST_NAME_LIMIT)
+    if not code and not level:
+        if test:
+            problems.append(
+                ("languages", _l("Choose the language and level of “%(test)s”.", test=test))
+            )
+        return None
+    language = reference.normalise_language(code)
+    if language is None:
+        problems.append(
+            ("languages", _l("“%(value)s” is not a language code.", value=clean_text(code, 20)))
+        )
+        return None
+    if level not in CEFR.__members__:
+        problems.append(
+            ("languages", _l("Choose a CEFR level (A1 to C2) for %(lang)s.", lang=language))
+        )
+        return None
+    return language, CEFR[level], test
 
 
 def _language_row(row, code, level, test):

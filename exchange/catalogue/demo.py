@@ -5,6 +5,7 @@ from decimal import Decimal
 from ..accounts.models import Unit
 from ..extensions import db
 from . import operations as ops
+from . import rules
 from .academic import current_academic_year
 from .models import Partner
 
@@ -102,7 +103,7 @@ def seed_demo_catalogue():
             continue
         partner, _ = ops.save_partner(
             None,
-            ops.PartnerData(
+            rules.PartnerData(
                 name=name,
                 name_native=native or "",
                 country=country,

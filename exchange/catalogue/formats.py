@@ -20,8 +20,9 @@ from ..extensions import db
 from . import reference
 from .academic import current_academic_year
 from .models import Agreement, Partner
-from .operations import PartnerData, partner_state
+from .operations import partner_state
 from .queries import agreement_clause, search_partners
+from .rules import PartnerData
 
 FORMATS = ("csv", "json")
 # The documented CSV columns, in export order.

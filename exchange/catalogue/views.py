@@ -12,7 +12,7 @@ from ..core.security import roles_required
 from ..core.views import chooser, options_html, run_and_flash
 from ..extensions import db
 from . import operations as ops
-from . import queries, reference
+from . import queries, reference, rules
 from .academic import current_academic_year
 from .eligibility import StudentFacts
 from .forms import AgreementForm, ContactForm, DocumentForm, PartnerForm, TerminateForm
@@ -89,7 +89,7 @@ def partner(partner_id):
 
 def _partner_data(form):
     extra = (form.domains.data or "").replace(",", " ").split()
-    return ops.PartnerData(
+    return rules.PartnerData(
         name=form.name.data,
         country=form.country.data,
         name_native=form.name_native.data,
@@ -201,7 +201,7 @@ def contact_delete(contact_id):
 
 
 def _agreement_data(form):
-    return ops.AgreementData(
+    return rules.AgreementData(
         type=form.type.data,
         status=form.status.data,
         code=form.code.data,

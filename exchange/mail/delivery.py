@@ -10,8 +10,7 @@ from flask import current_app
 
 from ..core.database import utcnow
 from ..extensions import db
-from . import backends
-from .dispatch import hand_over
+from . import backends, dispatch
 from .models import MailStatus, OutboxMail
 
 log = logging.getLogger(__name__)
@@ -141,7 +140,7 @@ def relay(limit=500):
     ).all()
     db.session.commit()
     if ids:
-        hand_over(ids)
+        dispatch.hand_over(ids)
     return len(ids)
 
 
@@ -150,4 +149,4 @@ def resend(mail):
     mail.status = MailStatus.PENDING
     mail.attempts = 0
     mail.next_attempt_at = utcnow()
-    db.session.info.setdefault("outbox_mail_ids", []).append(mail.id)
+    dispatch.queue(mail.id)

@@ -1,43 +1,29 @@
-"""Hand queued mails to the worker only after the transaction that wrote them commits.
+"""Hand queued mails to the worker only after the transaction that wrote them commits
+(core.deferred). A rollback forgets them; a broker that is down leaves them pending for the
+outbox relay."""
 
-A rollback forgets them; a broker that is down leaves them pending for the outbox relay.
-"""
+from ..core import deferred
 
-import logging
-
-from flask import current_app
-from sqlalchemy import event
-from sqlalchemy.orm import Session
-
-log = logging.getLogger(__name__)
 KEY = "outbox_mail_ids"
+TASK = "exchange.mail.send"  # named, not imported: the worker's task module is not ours
 
 
-@event.listens_for(Session, "after_commit")
-def _after_commit(session):
-    ids = session.info.pop(KEY, None)
-    if ids:
-        hand_over(ids)
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session):
-    session.info.pop(KEY, None)
+def queue(mail_id):
+    """Send the mail to the worker once the current transaction commits."""
+    deferred.queue(KEY, mail_id)
 
 
 def hand_over(ids):
-    app = current_app._get_current_object()
-    if app.config.get("MAIL_DISPATCH") == "record":
-        # Tests: keep what would have been sent to the broker.
-        app.extensions.setdefault("dispatched_mail_ids", []).extend(ids)
-        return
-    celery = app.extensions["celery"]
-    for mail_id in ids:
-        try:
-            # Named, not imported: the worker's task module is not the application's business.
-            celery.send_task("exchange.mail.send", args=[mail_id])
-        except Exception:  # the relay will pick it up; the user's action has committed
-            log.warning("broker unavailable; mail %s left for the outbox relay", mail_id)
+    deferred.send_by_name(
+        ids,
+        lambda mail_id: (TASK, [mail_id]),
+        setting="MAIL_DISPATCH",
+        recorded="dispatched_mail_ids",  # tests: what would have been sent to the broker
+        unsent="broker unavailable; mail %s left for the outbox relay",
+    )
+
+
+deferred.on_commit(KEY, hand_over)
 
 
 def init_app(app):

@@ -24,7 +24,7 @@ from ..core import audit, uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
 from ..core.params import whole
-from ..core.validation import ValidationFailed, clean_text, parse_decimal
+from ..core.validation import ValidationFailed, clean_text, gpa_on_scale
 from ..extensions import db
 
 STAFF_ROLES = Role.STAFF
@@ -207,6 +207,10 @@ def _state(user):
     }
 
 
+def _text(number):
+    return None if number is None else f"{number:f}"
+
+
 def update_profile(user, data: ProfileData, *, actor):
     """Save the profile. The student may change only their own, and not the registrar's
     fields (those are kept whatever the form sends); the office may change every field and
@@ -254,21 +258,13 @@ def update_profile(user, data: ProfileData, *, actor):
         else:
             values["year_of_study"] = int(text) if text else None
     if given("gpa") or given("gpa_scale"):
-        try:
-            gpa = parse_decimal(data.gpa) if given("gpa") else profile.gpa
-            scale = parse_decimal(data.gpa_scale) if given("gpa_scale") else profile.gpa_scale
-            scale = Decimal("4.00") if scale is None else scale
-        except ValueError:
-            problems.append(("gpa", _l("Enter the GPA as a number, for example 3.45.")))
-        else:
-            if not Decimal("0") < scale <= Decimal("100"):
-                problems.append(("gpa_scale", _l("The GPA scale must be between 0 and 100.")))
-            elif gpa is not None and not Decimal("0") <= gpa <= scale:
-                problems.append(
-                    ("gpa", _l("The GPA must be between 0 and %(scale)s.", scale=f"{scale:f}"))
-                )
-            else:
-                values["gpa"], values["gpa_scale"] = gpa, scale
+        checked = gpa_on_scale(
+            data.gpa if given("gpa") else _text(profile.gpa),
+            data.gpa_scale if given("gpa_scale") else _text(profile.gpa_scale),
+            problems,
+        )
+        if checked is not None:
+            values["gpa"], values["gpa_scale"] = checked
     if given("nationality"):
         text = (data.nationality or "").strip()
         code = reference.normalise_country(text) if text else None

@@ -165,10 +165,8 @@ def upload(kind):
 def confirm(kind):
     spec = _kind(kind)
     form = ConfirmImportForm()
-    if not form.validate_on_submit() or form.token.data not in session.get(SESSION_KEY, []):
-        flash(_("This preview has expired. Upload the file again."), "danger")
-        return redirect(url_for("records_import.upload", kind=kind))
-    kept = tables.kept_upload(form.token.data)
+    mine = form.validate_on_submit() and form.token.data in session.get(SESSION_KEY, [])
+    kept = tables.kept_upload(form.token.data) if mine else None
     if kept is None:
         flash(_("This preview has expired. Upload the file again."), "danger")
         return redirect(url_for("records_import.upload", kind=kind))

@@ -1,6 +1,7 @@
 """What every records import shares: reading a CSV or XLSX upload (core.spreadsheets) into
 rows keyed by column name, headers in English or Chinese, every problem with its line and
-column, and cells that are formulas refused, never run."""
+column, and cells that are formulas refused, never run; the plan of create / update /
+unchanged per row; who may apply it, and its audit event."""
 
 import secrets
 from dataclasses import dataclass, field
@@ -10,7 +11,9 @@ from typing import NamedTuple
 from flask import current_app
 from flask_babel import gettext as _
 
-from ..core import spreadsheets
+from ..accounts.models import Role
+from ..core import audit, spreadsheets
+from ..core.errors import DomainError, NotAllowed
 
 MAX_ROWS = 100_000
 TOKEN_LENGTH = 32
@@ -48,6 +51,10 @@ class Plan:
     @property
     def unchanged(self):
         return self.count("unchanged")
+
+    def report(self, line, problems):
+        """Add a row's problems, (column, message) pairs, with its line."""
+        self.problems.extend(Issue(line, column, message) for column, message in problems)
 
     def sample(self, action, limit=200):
         return [item for item in self.items if item.action == action][:limit]
@@ -153,6 +160,42 @@ def _header(cells, aliases, required, table):
                 Issue(1, name, _("The required column “%(name)s” is missing.", name=name))
             )
     return header
+
+
+# --- planning and applying ------------------------------------------------------------------
+
+
+def start_plan(content: bytes, filename: str, aliases: dict, required: tuple, plan_type=Plan):
+    """(table, plan): the upload read, and a plan holding the file's own problems. The table
+    is None when no row can be planned (the file is unreadable or its columns are wrong)."""
+    table = read_table(content, filename, aliases, required)
+    plan = plan_type(total=len(table.rows), problems=list(table.problems))
+    if any(p.line in (None, 1) for p in table.problems):
+        return None, plan
+    return table, plan
+
+
+def planned(line, values, obj, before, after) -> Planned:
+    """One row's plan: create (no `obj`), update (a value changes) or unchanged."""
+    changes = {k: [before[k], v] for k, v in after.items() if before[k] != v}
+    action = "create" if obj is None else ("update" if changes else "unchanged")
+    return Planned(line, action, values, obj, changes)
+
+
+def check_applicable(plan: Plan, actor):
+    """Only an admin imports, and only a plan without problems."""
+    if actor is not None and not actor.has_role(Role.ADMIN):
+        raise NotAllowed(_("Only an admin can import."))
+    if plan.problems:
+        raise DomainError(_("The file has problems; nothing was imported."))
+
+
+def record_applied(plan: Plan, action, object_type, *, actor, **details):
+    """The import's audit event (its counts and `details`); the plan is marked applied."""
+    counts = {"rows": plan.total, "created": plan.created, "updated": plan.updated}
+    audit.record(action, actor=actor, object_type=object_type, details={**counts, **details})
+    plan.applied = True
+    return plan
 
 
 # --- keeping an upload between its preview and its confirmation -----------------------------

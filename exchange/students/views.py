@@ -174,23 +174,16 @@ def save_language(user_id):
         score=form.score.data or "",
         taken_on=form.taken_on.data or "",
     )
-    try:
-        profiles.save_language_result(
+    _commit_or_flash(
+        lambda: profiles.save_language_result(
             user,
             data,
             upload.stream if upload else None,
             upload.filename if upload else None,
             actor=current_user,
-        )
-    except ValidationFailed as exc:
-        db.session.rollback()
-        flash(" ".join(str(m) for _f, m in exc.problems), "danger")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(str(exc.message), "danger")
-    else:
-        db.session.commit()
-        flash(_("Language result saved."), "success")
+        ),
+        _("Language result saved."),
+    )
     return redirect(back + "#languages")
 
 
@@ -201,15 +194,26 @@ def delete_language(result_id, user_id):
     user, back = _target(user_id)
     if not PlainForm().validate_on_submit():
         abort(400)
+    _commit_or_flash(
+        lambda: profiles.delete_language_result(user, result_id, actor=current_user),
+        _("Language result deleted."),
+    )
+    return redirect(back + "#languages")
+
+
+def _commit_or_flash(change, done):
+    """Run `change`: commit and say `done`, or roll back and say every problem."""
     try:
-        profiles.delete_language_result(user, result_id, actor=current_user)
+        change()
+    except ValidationFailed as exc:
+        db.session.rollback()
+        flash(" ".join(str(m) for _f, m in exc.problems), "danger")
     except DomainError as exc:
         db.session.rollback()
         flash(str(exc.message), "danger")
     else:
         db.session.commit()
-        flash(_("Language result deleted."), "success")
-    return redirect(back + "#languages")
+        flash(done, "success")
 
 
 @bp.get("/profile/languages/<int:result_id>/certificate", defaults={"user_id": None})
