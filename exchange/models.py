@@ -8,3 +8,4 @@ from .catalogue import models as catalogue  # noqa: F401
 from .core import audit, heartbeat  # noqa: F401
 from .mail import models as mail  # noqa: F401
 from .notifications import models as notifications  # noqa: F401
+from .selection import models as selection  # noqa: F401
