@@ -13,6 +13,7 @@ from ..applications.models import Application
 from ..calls.models import Call, CallOffering
 from ..core.database import UTCDateTime, enum_column, utcnow
 from ..extensions import db
+from .engine import Outcome
 
 
 class CriterionKind(enum.Enum):
@@ -27,12 +28,6 @@ class TieBreak(enum.Enum):
 
     EARLIER_SUBMISSION = "earlier_submission"
     HIGHER_GPA = "higher_gpa"
-
-
-class Outcome(enum.Enum):
-    PLACED = "placed"
-    WAITLISTED = "waitlisted"  # no place now, but a freed place on a choice could reach them
-    NOT_PLACED = "not_placed"  # none of their choices can ever take them
 
 
 class RunKind(enum.Enum):
