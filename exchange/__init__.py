@@ -31,6 +31,7 @@ from .mail import dispatch
 from .main.views import bp as main_bp
 from .notifications import receivers as notification_receivers
 from .notifications.views import bp as notifications_bp
+from .selection.cli import selection_cli
 from .students.cli import students_cli
 from .students.roster_views import bp as roster_bp
 from .students.views import bp as students_bp
@@ -115,3 +116,4 @@ def register_commands(app):
     app.cli.add_command(seed_cli)
     app.cli.add_command(partners_cli)
     app.cli.add_command(students_cli)
+    app.cli.add_command(selection_cli)
