@@ -16,13 +16,14 @@ from exchange.applications.models import (
     ApplicationLanguage,
     ApplicationStatus,
 )
-from exchange.calls.models import CallStatus
+from exchange.calls.models import Call, CallStatus
 from exchange.core.audit import AuditEvent
 from exchange.core.database import utcnow
 from exchange.core.errors import DomainError, NotAllowed
 from exchange.extensions import db
 from exchange.selection import operations as ops
 from exchange.selection.allocation import commit_allocation, preview_allocation
+from exchange.selection.demo import demo_title
 from exchange.selection.engine import Outcome, Reason
 from exchange.selection.models import (
     AllocationOutcome,
@@ -321,6 +322,7 @@ def test_the_command_line_prints_the_json_of_the_issue(app, selection):
     done = _cli(app, call.id, "--seed", 5)
     assert done.exit_code == 0, done.output
     assert "3 placed, 2 waitlisted, 0 not placed" in done.output
+    assert "2 of 2 offerings with places are full" in done.output
     assert "--seed 5 repeats" in done.output
     assert db.session.get(Application, apps[0].id).status is ApplicationStatus.PLACED
 
@@ -332,3 +334,32 @@ def test_the_command_line_says_what_is_wrong(app):
     assert result.exit_code == 1
     assert "no approved applications" in result.output
     assert "seed is a whole number" in _cli(app, call.id, "--seed", -1).output
+
+
+def test_the_demo_has_a_closed_call_ready_to_allocate(app):
+    seeded = app.test_cli_runner().invoke(args=["seed", "demo"])
+    assert seeded.exit_code == 0, seeded.output
+    call = db.session.scalar(sa.select(Call).where(Call.title == demo_title()))
+    assert call.status is CallStatus.CLOSED
+    units = db.session.execute(
+        sa.select(Application.unit_id, sa.func.count())
+        .where(Application.call_id == call.id, Application.status == ApplicationStatus.APPROVED)
+        .group_by(Application.unit_id)
+    ).all()
+    assert sum(n for _unit, n in units) >= 40 and len(units) >= 3
+    result = preview_allocation(call, actor=None, seed=1)
+    wanted = {o.id: 0 for o in call.offerings}
+    for application in db.session.scalars(
+        sa.select(Application).where(Application.call_id == call.id)
+    ):
+        wanted[application.choices[0].offering_id] += 1
+    assert any(wanted[o.id] > o.places for o in call.offerings)
+    assert {p.outcome for p in result.placements} >= {Outcome.PLACED, Outcome.WAITLISTED}
+    again = app.test_cli_runner().invoke(args=["seed", "demo"])
+    assert again.exit_code == 0
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(Call).where(Call.title == demo_title())
+        )
+        == 1
+    )

@@ -46,8 +46,9 @@ def _summary(call: Call, result: engine.Allocation, dry_run: bool) -> str:
         f"waitlisted, {counts[engine.Outcome.NOT_PLACED]} not placed",
         f"seed {result.seed} (--seed {result.seed} repeats this allocation)",
     ]
-    full = sum(fill.filled >= fill.places for fill in result.fill.values())
-    lines.append(f"{full} of {len(result.fill)} offerings full")
+    with_places = [fill for fill in result.fill.values() if fill.places]
+    full = sum(fill.filled >= fill.places for fill in with_places)
+    lines.append(f"{full} of {len(with_places)} offerings with places are full")
     lines.append("dry run: nothing written" if dry_run else "committed")
     return "\n".join(lines)
 
