@@ -1,5 +1,5 @@
 """The allocation of a call's places (issue 15): 10,000 and 100,000 applicants with 3 ranked
-choices each over 5,000 offerings (0-30 places, a few unit quotas).
+choices each over 5,000 offerings (0-6 places each, as agreements have; a few unit quotas).
 
 In memory: the engine alone (median of --repeat runs; peak memory traced in a separate run).
 End to end on PostgreSQL: a scratch database seeded with the approved applications, then
@@ -48,8 +48,11 @@ def criteria():
     return [e.Criterion(1, "gpa", 70.0), e.Criterion(2, "language", 30.0, language="en")]
 
 
+PLACES_MAX = 6  # as agreements have (bench/seeding.py): 0 to 6 places an offering
+
+
 def places(rng):
-    return [rng.randint(0, 30) for _ in range(OFFERINGS)]
+    return [rng.randint(0, PLACES_MAX) for _ in range(OFFERINGS)]
 
 
 def instance(n, seed=1):
@@ -289,9 +292,13 @@ def main():
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--places-max", type=int, default=PLACES_MAX, help="places of an offering: 0 to this"
+    )
     parser.add_argument("--seed-into", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    globals()["PLACES_MAX"] = args.places_max
     if args.seed_into:
         print(json.dumps(seed_into(args.seed_into[0], int(args.seed_into[1]))))
         return

@@ -276,6 +276,32 @@ def preview_allocation(
     return _run(call, seed)[0]
 
 
+def record_preview(
+    call: Call, *, actor: User | None, seed: int | None = None
+) -> tuple[AllocationRun, engine.Allocation]:
+    """The coordinator's preview on the page: the run and its outcomes are kept (so that the
+    next preview shows what changed), the applications are left as they are."""
+    require_office(actor)
+    result, data = _run(call, seed)
+    run = _new_run(call, RunKind.PREVIEW, result, data, actor)
+    _write_outcomes(run, result)
+    return run, result
+
+
+def _new_run(call, kind, result, data, actor) -> AllocationRun:
+    run = AllocationRun(
+        call_id=call.id,
+        kind=kind,
+        seed=result.seed,
+        tie_breaks=" ".join(data.tie_breaks),
+        run_by_id=getattr(actor, "id", None),
+        run_at=utcnow(),
+    )
+    db.session.add(run)
+    db.session.flush()
+    return run
+
+
 # --- writing ----------------------------------------------------------------------------------
 
 
@@ -307,16 +333,7 @@ def commit_allocation(
     now = utcnow()
     settings = settings_of(call)
     settings.seed = result.seed
-    run = AllocationRun(
-        call_id=call.id,
-        kind=RunKind.COMMITTED,
-        seed=result.seed,
-        tie_breaks=" ".join(data.tie_breaks),
-        run_by_id=getattr(actor, "id", None),
-        run_at=now,
-    )
-    db.session.add(run)
-    db.session.flush()
+    run = _new_run(call, RunKind.COMMITTED, result, data, actor)
     _write_outcomes(run, result)
     changed = _write_applications(call, result, actor, now)
     call.status = CallStatus.ALLOCATING
@@ -343,7 +360,7 @@ def _write_outcomes(run: AllocationRun, result: engine.Allocation) -> None:
                 "run_id": run.id,
                 "application_id": p.application_id,
                 "score": p.score,
-                "parts": {str(k): v for k, v in p.parts.items()},
+                "parts": {str(k): v for k, v in zip(p.criteria, p.points, strict=True)},
                 "rank": p.rank,
                 "outcome": p.outcome,
                 "offering_id": p.offering_id,

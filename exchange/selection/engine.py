@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import NamedTuple
 
 CEFR_RANKS = {"A1": 1, "A2": 2, "B1": 3, "B2": 4, "C1": 5, "C2": 6}
 TOP_CEFR = 6
@@ -96,8 +97,9 @@ class Override:
     offering_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class ChoiceNote:
+class ChoiceNote(NamedTuple):
+    """A tuple: made for many applicants of a full call, it must be cheap to build."""
+
     choice: int  # 1 = first choice
     offering_id: int
     reason: Reason
@@ -108,13 +110,19 @@ class ChoiceNote:
 class Placement:
     application_id: int
     score: float
-    parts: dict[int, float]  # criterion id -> points
+    points: tuple[float, ...]  # per criterion, in the order of `criteria`
+    criteria: tuple[int, ...]  # the criterion ids (one tuple shared by every placement)
     rank: int  # 1 = best
     outcome: Outcome = Outcome.NOT_PLACED
     offering_id: int | None = None
     choice: int | None = None  # rank of the placed choice; None when unplaced or off-list
     overridden: bool = False
     notes: tuple[ChoiceNote, ...] = ()  # the choices above the one they got, and why not
+
+    @property
+    def parts(self) -> dict[int, float]:
+        """Criterion id -> points."""
+        return dict(zip(self.criteria, self.points, strict=True))
 
 
 @dataclass(slots=True)
@@ -194,24 +202,33 @@ def fraction(applicant: Applicant, criterion: Criterion) -> float:
     return FRACTIONS[criterion.kind](applicant, criterion)
 
 
+def points(applicant: Applicant, criteria: Sequence[Criterion]) -> tuple[float, tuple[float, ...]]:
+    """The total and its parts in the order of `criteria`, rounded to 4 places (as stored):
+    the total is the sum of the parts shown, and equal inputs give equal totals."""
+    parts = tuple([round(c.weight * FRACTIONS[c.kind](applicant, c), 4) for c in criteria])
+    return round(sum(parts), 4), parts
+
+
 def score(applicant: Applicant, criteria: Sequence[Criterion]) -> tuple[float, dict[int, float]]:
-    """The total and its parts, rounded to 4 places (as stored): the total is the sum of the
-    parts shown, and equal inputs give equal totals."""
-    parts = {c.id: round(c.weight * FRACTIONS[c.kind](applicant, c), 4) for c in criteria}
-    return round(sum(parts.values()), 4), parts
+    """The total and its parts by criterion id."""
+    total, parts = points(applicant, criteria)
+    return total, dict(zip([c.id for c in criteria], parts, strict=True))
 
 
 # --- ranking ----------------------------------------------------------------------------------
 
 
-def _tie_key(applicant: Applicant, tie_break: str) -> float:
-    if tie_break == "earlier_submission":
-        return MISSING if applicant.submitted_at is None else applicant.submitted_at
-    if tie_break == "higher_gpa":
-        if applicant.gpa is None or applicant.gpa_scale <= 0:
-            return 0.0
-        return -applicant.gpa / applicant.gpa_scale
-    raise AllocationInputError("unknown_tie_break", tie_break=tie_break)
+def _earlier_submission(applicant: Applicant) -> float:
+    return MISSING if applicant.submitted_at is None else applicant.submitted_at
+
+
+def _higher_gpa(applicant: Applicant) -> float:
+    if applicant.gpa is None or applicant.gpa_scale <= 0:
+        return 0.0
+    return -applicant.gpa / applicant.gpa_scale
+
+
+TIE_BREAKS = {"earlier_submission": _earlier_submission, "higher_gpa": _higher_gpa}
 
 
 def draw(application_ids: Iterable[int], seed: int) -> dict[int, int]:
@@ -228,12 +245,17 @@ def rank(
     seed: int,
 ) -> list[tuple[Applicant, Placement]]:
     check_criteria(criteria)
+    for t in tie_breaks:
+        if t not in TIE_BREAKS:
+            raise AllocationInputError("unknown_tie_break", tie_break=t)
     drawn = draw((a.application_id for a in applicants), seed)
+    ids = tuple(c.id for c in criteria)
+    keys = [TIE_BREAKS[t] for t in tie_breaks]
     rows = []
     for a in applicants:
-        total, parts = score(a, criteria)
-        key = (-total, *[_tie_key(a, t) for t in tie_breaks], drawn[a.application_id])
-        rows.append((key, a, Placement(a.application_id, total, parts, 0)))
+        total, parts = points(a, criteria)
+        key = (-total, *[k(a) for k in keys], drawn[a.application_id])
+        rows.append((key, a, Placement(a.application_id, total, parts, ids, 0)))
     rows.sort(key=itemgetter(0))
     for position, row in enumerate(rows, 1):
         row[2].rank = position
@@ -252,6 +274,7 @@ class _Places:
                 raise AllocationInputError("negative_places", offering=o.id)
         self.fill = {o.id: Fill(o.places) for o in offerings}
         self.quota_fill = {(o.id, q.group): Fill(q.places) for o in offerings for q in o.quotas}
+        self.quoted = {o.id for o in offerings if o.quotas}
 
     def blocker(
         self, offering_id: int, groups: Sequence[Group]
@@ -324,10 +347,29 @@ def _place_overrides(ranked, overrides: Sequence[Override], places: _Places) -> 
 
 
 def _place(applicant: Applicant, placement: Placement, places: _Places) -> None:
+    fill, quoted = places.fill, places.quoted
+    choices = applicant.choices
+    first = fill[choices[0]]
+    # Most applicants take a free first choice without a quota: no further work for them.
+    if choices[0] not in quoted and len(first.holders) < first.places:
+        first.holders.append(placement.rank)
+        placement.outcome, placement.offering_id, placement.choice = (
+            Outcome.PLACED,
+            choices[0],
+            1,
+        )
+        return
     notes = []
     groups = applicant.groups
-    for choice, offering_id in enumerate(applicant.choices, 1):
-        blocked = places.blocker(offering_id, groups)
+    for choice, offering_id in enumerate(choices, 1):
+        if offering_id in quoted:
+            blocked = places.blocker(offering_id, groups)
+        else:
+            this = fill[offering_id]
+            if len(this.holders) < this.places:
+                blocked = None
+            else:
+                blocked = (Reason.NO_PLACES if this.places == 0 else Reason.FULL), None
         if blocked is None:
             places.take(offering_id, groups, placement.rank)
             placement.outcome = Outcome.PLACED
@@ -336,7 +378,9 @@ def _place(applicant: Applicant, placement: Placement, places: _Places) -> None:
             break
         notes.append(ChoiceNote(choice, offering_id, *blocked))
     else:
-        hopeless = all(places.never(o, groups) for o in applicant.choices)
+        hopeless = all(
+            places.never(o, groups) if o in quoted else fill[o].places == 0 for o in choices
+        )
         placement.outcome = Outcome.NOT_PLACED if hopeless else Outcome.WAITLISTED
     placement.notes = tuple(notes)
 
