@@ -32,6 +32,7 @@ from .main.views import bp as main_bp
 from .notifications import receivers as notification_receivers
 from .notifications.views import bp as notifications_bp
 from .selection.cli import selection_cli
+from .selection.views import bp as selection_bp
 from .students.cli import students_cli
 from .students.roster_views import bp as roster_bp
 from .students.views import bp as students_bp
@@ -105,6 +106,7 @@ def register_blueprints(app):
     app.register_blueprint(notifications_bp, url_prefix="/notifications")
     app.register_blueprint(students_bp)
     app.register_blueprint(roster_bp, url_prefix="/students")
+    app.register_blueprint(selection_bp)
 
 
 def register_errorhandlers(app):
