@@ -189,3 +189,14 @@ def test_the_student_reads_their_result_and_others_cannot(app):
     assert other.get(path).status_code == 404
     assert client.get(f"/calls/{call.id}/selection/runs/999999").status_code == 404
     assert mine.get(f"/calls/{call.id}/selection").status_code == 403
+
+
+def test_the_call_and_the_application_link_to_the_selection(app):
+    call, _tokyo, _lyon, apps = _setup()
+    client = client_for(app, coordinator())
+    assert f"/calls/{call.id}/selection" in client.get(f"/calls/{call.id}").get_data(as_text=True)
+    token = _token(client, f"/calls/{call.id}/selection")
+    client.post(f"/calls/{call.id}/selection/commit", data={"csrf_token": token, "seed": "1"})
+    mine = client_for(app, apps[3].student)
+    html = mine.get(f"/applications/{apps[3].id}").get_data(as_text=True)
+    assert f"/applications/{apps[3].id}/selection" in html
