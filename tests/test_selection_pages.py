@@ -11,6 +11,7 @@ from exchange.applications.models import Application, ApplicationStatus
 from exchange.calls.models import CallStatus
 from exchange.core.database import utcnow
 from exchange.extensions import db
+from exchange.selection.explain import Choice, explanation
 from exchange.selection.models import AllocationRun, SelectionCriterion, SelectionScore
 
 from .conftest import client_for, csrf_token
@@ -200,3 +201,48 @@ def test_the_call_and_the_application_link_to_the_selection(app):
     mine = client_for(app, apps[3].student)
     html = mine.get(f"/applications/{apps[3].id}").get_data(as_text=True)
     assert f"/applications/{apps[3].id}/selection" in html
+
+
+def test_explanations_in_plain_words(app):
+    with app.test_request_context():
+        text = explanation(
+            rank=17,
+            outcome="placed",
+            choice=2,
+            placed_name="Lyon",
+            overridden=False,
+            blocked=[Choice(1, "Tokyo", 2, "full", (9, 3))],
+        )
+        assert text == (
+            "Choice 1 (Tokyo, 2 places) was filled by ranks 3 and 9 before your turn at "
+            "rank 17; you got choice 2 (Lyon)."
+        )
+        one = explanation(
+            rank=4,
+            outcome="waitlisted",
+            choice=None,
+            placed_name=None,
+            overridden=False,
+            blocked=[
+                Choice(1, "Oslo", 1, "full", (2,)),
+                Choice(2, "Kyoto", 0, "no_places", ()),
+                Choice(3, "Graz", 3, "quota_full", (1, 3), "CS"),
+            ],
+        )
+        assert one == (
+            "Choice 1 (Oslo, 1 place) was filled by rank 2 before your turn at rank 4; "
+            "choice 2 (Kyoto) has no places in this call; choice 3 (Graz, 3 places) had no "
+            "place left for CS: the quota was filled by ranks 1 and 3 before your turn at rank "
+            "4; you are on the waiting list: a place freed on one of your choices can still "
+            "reach you."
+        )
+        many = explanation(
+            rank=40,
+            outcome="not_placed",
+            choice=None,
+            placed_name=None,
+            overridden=False,
+            blocked=[Choice(1, "Oslo", 8, "full", tuple(range(1, 9)))],
+        )
+        assert "ranks 1, 2, 3, 4, 5, 6 and 2 more" in many
+        assert many.endswith("none of your choices can take you, so you are not placed.")

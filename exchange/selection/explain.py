@@ -38,9 +38,12 @@ def _blocked(c: Choice, rank: int) -> str:
         )
     places = ngettext("%(num)d place", "%(num)d places", c.places)
     if c.reason == "quota_full":
-        return _(
+        return ngettext(
+            "choice %(choice)d (%(name)s, %(places)s) had no place left for %(group)s: "
+            "the quota was filled by rank %(ranks)s before your turn at rank %(rank)d",
             "choice %(choice)d (%(name)s, %(places)s) had no place left for %(group)s: "
             "the quota was filled by ranks %(ranks)s before your turn at rank %(rank)d",
+            len(c.holders),
             choice=c.choice,
             name=c.name,
             places=places,
@@ -48,9 +51,12 @@ def _blocked(c: Choice, rank: int) -> str:
             ranks=ranks_text(c.holders),
             rank=rank,
         )
-    return _(
+    return ngettext(
+        "choice %(choice)d (%(name)s, %(places)s) was filled by rank %(ranks)s before your "
+        "turn at rank %(rank)d",
         "choice %(choice)d (%(name)s, %(places)s) was filled by ranks %(ranks)s before your "
         "turn at rank %(rank)d",
+        len(c.holders),
         choice=c.choice,
         name=c.name,
         places=places,
