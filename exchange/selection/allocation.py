@@ -14,7 +14,6 @@ from ..accounts.models import StudentProfile, User
 from ..applications.models import (
     Application,
     ApplicationChoice,
-    ApplicationEvent,
     ApplicationLanguage,
     ApplicationStatus,
 )
@@ -23,9 +22,8 @@ from ..core import audit
 from ..core.database import utcnow
 from ..core.errors import DomainError
 from ..extensions import db
-from . import engine
+from . import bulk, engine
 from .models import (
-    AllocationOutcome,
     AllocationOverride,
     AllocationRun,
     CriterionKind,
@@ -50,7 +48,6 @@ UNDER_REVIEW = (
     ApplicationStatus.RETURNED,
 )
 SEED_LIMIT = 2**63
-UPDATE_BATCH = 5000  # rows of one UPDATE ... FROM (VALUES ...): 4 parameters a row
 
 
 @dataclass
@@ -354,97 +351,36 @@ def commit_allocation(
 
 
 def _write_outcomes(run: AllocationRun, result: engine.Allocation) -> None:
-    db.session.execute(
-        sa.insert(AllocationOutcome),
-        [
-            {
-                "run_id": run.id,
-                "application_id": p.application_id,
-                "score": p.score,
-                "parts": {str(k): v for k, v in zip(p.criteria, p.points, strict=True)},
-                "rank": p.rank,
-                "outcome": p.outcome,
-                "offering_id": p.offering_id,
-                "choice_rank": p.choice,
-                "overridden": p.overridden,
-                "notes": [[n.choice, n.offering_id, n.reason.value, n.group] for n in p.notes],
-            }
-            for p in result.placements
-        ],
-    )
+    bulk.insert_outcomes(run.id, result.placements)
 
 
 def _write_applications(call: Call, result: engine.Allocation, actor, now) -> int:
+    db.session.flush()
     before = dict(
         db.session.execute(
             sa.select(Application.id, Application.status).where(_allocatable(call.id))
         ).all()
     )
-    _update_applications(result, now)
+    bulk.update_applications(
+        [
+            (p.application_id, STATUS_OF[p.outcome].value, p.offering_id, p.score)
+            for p in result.placements
+        ],
+        now,
+    )
     events = [
-        {
-            "application_id": p.application_id,
-            "at": now,
-            "actor_id": getattr(actor, "id", None),
-            "action": f"allocation_{p.outcome.value}",
-            "from_status": before[p.application_id],
-            "to_status": STATUS_OF[p.outcome],
-            "internal": False,
-        }
+        (
+            p.application_id,
+            f"allocation_{p.outcome.value}",
+            before[p.application_id].value,
+            STATUS_OF[p.outcome].value,
+        )
         for p in result.placements
         if before[p.application_id] is not STATUS_OF[p.outcome]
     ]
-    if events:
-        db.session.execute(sa.insert(ApplicationEvent), events)
-    db.session.flush()
+    bulk.insert_events(events, getattr(actor, "id", None), now)
     db.session.expire_all()  # the ORM objects of these rows are stale now
     return len(events)
-
-
-def _update_applications(result: engine.Allocation, now) -> None:
-    """On PostgreSQL, UPDATE ... FROM (VALUES ...) a batch at a time: one statement per batch
-    instead of one per application. SQLite has no column names on a VALUES alias, and runs an
-    executemany in process at no round-trip cost."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        db.session.execute(
-            sa.update(Application),
-            [
-                {
-                    "id": p.application_id,
-                    "status": STATUS_OF[p.outcome],
-                    "placed_offering_id": p.offering_id,
-                    "score": p.score,
-                    "status_changed_at": now,
-                    "updated_at": now,
-                }
-                for p in result.placements
-            ],
-        )
-        return
-    rows = [
-        (p.application_id, STATUS_OF[p.outcome].value, p.offering_id, p.score)
-        for p in result.placements
-    ]
-    for start in range(0, len(rows), UPDATE_BATCH):
-        outcome = sa.values(
-            sa.column("id", sa.Integer),
-            sa.column("status", sa.String),
-            sa.column("offering_id", sa.Integer),
-            sa.column("score", sa.Numeric),
-            name="outcome",
-        ).data(rows[start : start + UPDATE_BATCH])
-        db.session.execute(
-            sa.update(Application)
-            .where(Application.id == outcome.c.id)
-            .values(
-                status=outcome.c.status,
-                placed_offering_id=outcome.c.offering_id,
-                score=outcome.c.score,
-                status_changed_at=now,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
 
 
 def _check_capacity(call: Call) -> None:
