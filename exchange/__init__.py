@@ -31,6 +31,7 @@ from .mail import dispatch
 from .main.views import bp as main_bp
 from .notifications import receivers as notification_receivers
 from .notifications.views import bp as notifications_bp
+from .selection import labels as selection_labels
 from .selection.cli import selection_cli
 from .selection.views import bp as selection_bp
 from .students.cli import students_cli
@@ -79,6 +80,7 @@ def register_extensions(app):
     # Features fill the template namespace with their own labels; core names none of them.
     accounts_labels.init_app(app)
     catalogue_labels.init_app(app)
+    selection_labels.init_app(app)
     fragments.init_app(app)
     login_manager.init_app(app)
     security.init_app(app)

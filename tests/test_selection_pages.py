@@ -201,6 +201,7 @@ def test_the_call_and_the_application_link_to_the_selection(app):
     mine = client_for(app, apps[3].student)
     html = mine.get(f"/applications/{apps[3].id}").get_data(as_text=True)
     assert f"/applications/{apps[3].id}/selection" in html
+    assert "On the waiting list after the allocation" in html  # the timeline entry, in words
 
 
 def test_explanations_in_plain_words(app):
