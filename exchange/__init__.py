@@ -34,6 +34,9 @@ from .mail import dispatch
 from .main.views import bp as main_bp
 from .notifications import receivers as notification_receivers
 from .notifications.views import bp as notifications_bp
+from .selection import labels as selection_labels
+from .selection.cli import selection_cli
+from .selection.views import bp as selection_bp
 from .students.cli import students_cli
 from .students.roster_views import bp as roster_bp
 from .students.views import bp as students_bp
@@ -80,6 +83,7 @@ def register_extensions(app):
     # Features fill the template namespace with their own labels; core names none of them.
     accounts_labels.init_app(app)
     catalogue_labels.init_app(app)
+    selection_labels.init_app(app)
     fragments.init_app(app)
     login_manager.init_app(app)
     security.init_app(app)
@@ -111,6 +115,7 @@ def register_blueprints(app):
     app.register_blueprint(notifications_bp, url_prefix="/notifications")
     app.register_blueprint(students_bp)
     app.register_blueprint(roster_bp, url_prefix="/students")
+    app.register_blueprint(selection_bp)
 
 
 def register_errorhandlers(app):
@@ -122,3 +127,4 @@ def register_commands(app):
     app.cli.add_command(seed_cli)
     app.cli.add_command(partners_cli)
     app.cli.add_command(students_cli)
+    app.cli.add_command(selection_cli)

@@ -23,6 +23,7 @@ from .catalogue.demo import seed_demo_catalogue
 from .chains.demo import seed_demo_chain
 from .core.errors import DomainError
 from .extensions import db
+from .selection.demo import seed_demo_selection
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 seed_cli = AppGroup("seed", help="Load data.")
@@ -128,6 +129,8 @@ def seed_demo():
     partners = seed_demo_catalogue()
 
     seed_demo_calls(seed_demo_chain())
+    # A closed call whose approved applicants wait for the allocation.
+    seed_demo_selection([units[code] for code, *_rest in DEMO_UNITS], DEMO_PASSWORD)
     db.session.commit()
     click.echo(
         f"demo data ready: {len(units)} units, {created} new users, {partners} new partners "

@@ -9,3 +9,4 @@ from .chains import models as chains  # noqa: F401
 from .core import audit, heartbeat  # noqa: F401
 from .mail import models as mail  # noqa: F401
 from .notifications import models as notifications  # noqa: F401
+from .selection import models as selection  # noqa: F401

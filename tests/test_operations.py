@@ -11,6 +11,7 @@ from exchange.catalogue.rules import AgreementData, PartnerData, normalise_agree
 from exchange.core import audit
 from exchange.core.audit import AuditEvent
 from exchange.extensions import db
+from exchange.selection.demo import STUDENTS as DEMO_APPLICANTS
 
 from .conftest import login
 from .factories import UserFactory
@@ -114,7 +115,8 @@ def test_seed_demo_is_idempotent_and_logins_work(app, ctx):
         client = app.test_client()
         assert login(client, f"{role}@example.edu", "exchange-demo").status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Unit)) == 4
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 4
+    # one login per role, and the applicants of the closed demo call (exchange/selection/demo.py)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 4 + DEMO_APPLICANTS
 
 
 @pytest.mark.committed  # no shared app context: the CLI must load the production app

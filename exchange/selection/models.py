@@ -1,0 +1,193 @@
+"""What selection stores: a call's criteria and tie-breaks, committee scores, quotas on
+offerings, coordinators' overrides, and each allocation run with its outcomes."""
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..accounts.models import DegreeLevel, User
+from ..applications.models import Application
+from ..calls.models import Call, CallOffering
+from ..core.database import UTCDateTime, enum_column, utcnow
+from ..extensions import db
+from .engine import Outcome
+
+
+class CriterionKind(enum.Enum):
+    GPA = "gpa"  # the application's GPA over its scale
+    LANGUAGE = "language"  # the best CEFR level (of one language, or any)
+    COMMITTEE = "committee"  # scored by hand, 0 to the criterion's maximum
+
+
+class TieBreak(enum.Enum):
+    """Applied in the call's order after the total; a random draw with the recorded seed
+    always comes last, so that no two applicants stay equal."""
+
+    EARLIER_SUBMISSION = "earlier_submission"
+    HIGHER_GPA = "higher_gpa"
+
+
+class RunKind(enum.Enum):
+    PREVIEW = "preview"
+    COMMITTED = "committed"
+
+
+class SelectionCriterion(db.Model):
+    __tablename__ = "selection_criteria"
+    __table_args__ = (
+        sa.UniqueConstraint("call_id", "position", name="uq_selection_criteria_position"),
+        sa.CheckConstraint("weight >= 0", name="weight_not_negative"),
+        sa.CheckConstraint(
+            "(kind = 'committee') = (maximum IS NOT NULL)", name="maximum_for_committee"
+        ),
+        sa.CheckConstraint("maximum IS NULL OR maximum > 0", name="maximum_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]
+    kind: Mapped[CriterionKind] = mapped_column(enum_column(CriterionKind))
+    label: Mapped[str] = mapped_column(sa.String(120))
+    # Points the criterion is worth at its best: a total is the sum of weight x fraction.
+    weight: Mapped[Decimal] = mapped_column(sa.Numeric(7, 2))
+    maximum: Mapped[Decimal | None] = mapped_column(sa.Numeric(7, 2), doc="committee only")
+    language: Mapped[str | None] = mapped_column(
+        sa.String(8), doc="language criteria: ISO 639-1 code, or none for the best of any"
+    )
+
+    call: Mapped[Call] = relationship()
+
+
+class SelectionScore(db.Model):
+    """A committee member's score of one application on one committee criterion."""
+
+    __tablename__ = "selection_scores"
+    __table_args__ = (
+        sa.UniqueConstraint("application_id", "criterion_id", name="uq_selection_scores_pair"),
+        sa.CheckConstraint("value >= 0", name="value_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE")
+    )
+    criterion_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("selection_criteria.id", ondelete="CASCADE"), index=True
+    )
+    value: Mapped[Decimal] = mapped_column(sa.Numeric(7, 2))
+    scored_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    scored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    criterion: Mapped[SelectionCriterion] = relationship()
+    scored_by: Mapped[User | None] = relationship()
+
+
+class SelectionSettings(db.Model):
+    """A call's tie-break order and the seed of its random draw, once one was recorded."""
+
+    __tablename__ = "selection_settings"
+
+    call_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    tie_breaks: Mapped[str] = mapped_column(
+        sa.String(200),
+        default="earlier_submission higher_gpa",
+        doc="TieBreak values, space-separated, in order",
+    )
+    seed: Mapped[int | None] = mapped_column(sa.BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def tie_break_order(self) -> list[TieBreak]:
+        return [TieBreak(v) for v in self.tie_breaks.split()]
+
+
+class OfferingQuota(db.Model):
+    """At most `places` of an offering for the students of one unit, or of one degree level."""
+
+    __tablename__ = "offering_quotas"
+    __table_args__ = (
+        sa.CheckConstraint("places >= 0", name="places_not_negative"),
+        sa.CheckConstraint("(unit_id IS NULL) <> (degree_level IS NULL)", name="one_group"),
+        sa.UniqueConstraint("offering_id", "unit_id", name="uq_offering_quotas_unit"),
+        sa.UniqueConstraint("offering_id", "degree_level", name="uq_offering_quotas_level"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offering_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("call_offerings.id", ondelete="CASCADE"), index=True
+    )
+    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
+    degree_level: Mapped[DegreeLevel | None] = mapped_column(enum_column(DegreeLevel))
+    places: Mapped[int]
+
+    offering: Mapped[CallOffering] = relationship()
+
+
+class AllocationOverride(db.Model):
+    """The coordinator's placement of one application, with the reason; the allocation places
+    it first and computes the rest around it."""
+
+    __tablename__ = "allocation_overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE"), unique=True
+    )
+    offering_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("call_offerings.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(sa.Text)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    application: Mapped[Application] = relationship()
+    offering: Mapped[CallOffering] = relationship()
+
+
+class AllocationRun(db.Model):
+    __tablename__ = "allocation_runs"
+    __table_args__ = (sa.Index("ix_allocation_runs_call", "call_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"))
+    kind: Mapped[RunKind] = mapped_column(enum_column(RunKind))
+    seed: Mapped[int] = mapped_column(sa.BigInteger)
+    tie_breaks: Mapped[str] = mapped_column(sa.String(200))
+    run_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    run_by: Mapped[User | None] = relationship()
+
+
+class AllocationOutcome(db.Model):
+    """One application's result in one run: its score with the parts, rank and outcome."""
+
+    __tablename__ = "allocation_outcomes"
+    __table_args__ = (
+        sa.UniqueConstraint("run_id", "application_id", name="uq_allocation_outcomes_app"),
+        sa.UniqueConstraint("run_id", "rank", name="uq_allocation_outcomes_rank"),
+        sa.CheckConstraint("rank >= 1", name="rank_positive"),
+        sa.CheckConstraint(
+            "(outcome = 'placed') = (offering_id IS NOT NULL)", name="placed_has_offering"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("allocation_runs.id", ondelete="CASCADE"))
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    score: Mapped[Decimal] = mapped_column(sa.Numeric(9, 4))
+    parts: Mapped[dict] = mapped_column(sa.JSON, doc="criterion id -> points")
+    rank: Mapped[int]
+    outcome: Mapped[Outcome] = mapped_column(enum_column(Outcome))
+    offering_id: Mapped[int | None] = mapped_column(sa.ForeignKey("call_offerings.id"))
+    choice_rank: Mapped[int | None] = mapped_column(doc="1 = first choice; none if off-list")
+    overridden: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Why higher choices were not given (engine.ChoiceNote as lists), for the explanation.
+    notes: Mapped[list] = mapped_column(sa.JSON, default=list)
