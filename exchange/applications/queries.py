@@ -1,16 +1,18 @@
 """Read models of the student's side: one application on one page, and the home list."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
-from ..accounts.models import StudentProfile, User
+from ..accounts.models import CEFR, DegreeLevel, StudentProfile, Unit, User
 from ..approvals.models import ApplicationStep
 from ..calls.labels import call_time as format_in_zone
 from ..calls.models import CallOffering
-from ..catalogue.models import Agreement
+from ..catalogue.models import Agreement, AgreementType, Partner, agreement_units
 from ..extensions import db
 from .models import (
     EDITABLE,
@@ -68,14 +70,100 @@ def load_application(application_id):
     )
 
 
-def call_offerings(call_id):
-    """The call's offerings with their agreements and partners, for choosing (one statement)."""
-    return db.session.scalars(
-        db.select(CallOffering)
-        .where(CallOffering.call_id == call_id)
-        .options(joinedload(CallOffering.agreement).joinedload(Agreement.partner))
-        .order_by(CallOffering.id)
-    ).all()
+@dataclass
+class UnitCode:
+    id: int
+    code: str
+
+
+@dataclass
+class Offering:
+    """An offering of the call as the draft's page shows it, with what eligibility reads of
+    its agreement (`catalogue.eligibility.reasons` and `calls.labels.offering_terms` take it
+    for the agreement): plain values, no ORM objects."""
+
+    id: int
+    places: int
+    partner: str
+    country: str
+    type: AgreementType
+    months_per_mobility: int
+    all_units: bool
+    degree_levels: list[DegreeLevel]
+    min_gpa: Decimal | None
+    min_gpa_scale: Decimal
+    language: str | None
+    language_level: CEFR | None
+    units: list[UnitCode] = field(default_factory=list)
+
+
+_LEVELS = {
+    DegreeLevel.BACHELOR: "bachelor",
+    DegreeLevel.MASTER: "master",
+    DegreeLevel.DOCTORAL: "doctoral",
+}
+
+
+def _offerings_statement():
+    a = Agreement
+    # A unit-restricted agreement's units come as extra rows (one per unit), not as a
+    # statement per agreement.
+    units = sa.and_(agreement_units.c.agreement_id == a.id, a.all_units.is_(False))
+    return (
+        sa.select(
+            CallOffering.id,
+            CallOffering.places,
+            Partner.name,
+            Partner.country,
+            a.type,
+            a.months_per_mobility,
+            a.all_units,
+            a.bachelor,
+            a.master,
+            a.doctoral,
+            a.min_gpa,
+            a.min_gpa_scale,
+            a.language,
+            a.language_level,
+            Unit.id.label("unit_id"),
+            Unit.code.label("unit_code"),
+        )
+        .join(a, a.id == CallOffering.agreement_id)
+        .join(Partner, Partner.id == a.partner_id)
+        .outerjoin(agreement_units, units)
+        .outerjoin(Unit, Unit.id == agreement_units.c.unit_id)
+        .where(CallOffering.call_id == sa.bindparam("call_id"))
+        .order_by(CallOffering.id, Unit.code)
+    )
+
+
+_OFFERINGS = _offerings_statement()
+
+
+def call_offerings(call_id) -> list[Offering]:
+    """The call's offerings with their partners and requirements, for choosing: one
+    statement, rows shaped in Python (a call may offer hundreds)."""
+    shaped: dict[int, Offering] = {}
+    for row in db.session.execute(_OFFERINGS, {"call_id": call_id}):
+        offering = shaped.get(row.id)
+        if offering is None:
+            offering = shaped[row.id] = Offering(
+                id=row.id,
+                places=row.places,
+                partner=row.name,
+                country=row.country,
+                type=row.type,
+                months_per_mobility=row.months_per_mobility,
+                all_units=row.all_units,
+                degree_levels=[level for level, name in _LEVELS.items() if getattr(row, name)],
+                min_gpa=row.min_gpa,
+                min_gpa_scale=row.min_gpa_scale,
+                language=row.language,
+                language_level=row.language_level,
+            )
+        if row.unit_id is not None:
+            offering.units.append(UnitCode(row.unit_id, row.unit_code))
+    return list(shaped.values())
 
 
 @dataclass

@@ -3,8 +3,11 @@
 Anyone who may not see an application gets 404 for it and its documents, never 403: a
 guessed id must not even confirm that the application exists."""
 
+from dataclasses import dataclass
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
@@ -13,6 +16,7 @@ from ..approvals.queue import review_of
 from ..calls.labels import offering_terms
 from ..calls.models import Call, DocumentKind
 from ..catalogue.eligibility import reasons
+from ..catalogue.reference import country_name
 from ..core import uploads
 from ..core.database import utcnow
 from ..core.errors import DomainError
@@ -108,21 +112,57 @@ def detail(application_id):
     return _render_detail(application)
 
 
-def _choice_options(offerings, ineligible):
+@dataclass
+class OfferingRow:
+    """A row of the table of what the call offers, shaped for the template."""
+
+    id: int
+    partner: str
+    country_code: str
+    country: str
+    places: int
+    terms: str
+    reasons: list[str]
+
+
+def _offering_rows(offerings, facts):
+    """The offerings with their terms and, when the student no longer meets one, why not.
+    Terms repeat across a call's offerings: each is formatted once per page."""
+    terms: dict[tuple, str] = {}
+    rows = []
+    for o in offerings:
+        key = (o.type, o.months_per_mobility)
+        if key not in terms:
+            terms[key] = offering_terms(o)
+        rows.append(
+            OfferingRow(
+                id=o.id,
+                partner=o.partner,
+                country_code=o.country,
+                country=country_name(o.country),
+                places=o.places,
+                terms=terms[key],
+                reasons=[str(r) for r in reasons(o, facts)],
+            )
+        )
+    return rows
+
+
+def _choice_options(rows):
     """The <option>s of the choice selects, built once for all of them (a call may offer
     hundreds): a function of the offering chosen at a rank, which is selected and, even
     when the student no longer meets it, not disabled."""
     not_eligible = _("not eligible")
-    rows = []
-    for o in offerings:
-        partner = o.agreement.partner
-        label = f"{partner.name} ({partner.country}) — {offering_terms(o.agreement, o.places)}"
-        if ineligible.get(o.id):
-            label = f"{label} — {not_eligible}"
-        rows.append((o.id, escape(label), bool(ineligible.get(o.id))))
+    places: dict[int, str] = {}
+    labels = []
+    for r in rows:
+        if r.places not in places:
+            places[r.places] = ngettext("%(num)d place", "%(num)d places", r.places)
+        label = f"{r.partner} ({r.country_code}) — {r.terms} · {places[r.places]}"
+        labels.append((r.id, escape(f"{label} — {not_eligible}" if r.reasons else label)))
     plain = [
-        f'<option value="{oid}"{" disabled" if off else ""}>{label}</option>'
-        for oid, label, off in rows
+        f'<option value="{oid}"{" disabled" if r.reasons else ""}>{label}</option>'
+        for (oid, label), r in zip(labels, rows, strict=True)
     ]
     html = Markup("".join(plain))
 
@@ -132,7 +172,7 @@ def _choice_options(offerings, ineligible):
         return Markup(
             "".join(
                 f'<option value="{oid}" selected>{label}</option>' if oid == current else text
-                for (oid, label, _off), text in zip(rows, plain, strict=True)
+                for (oid, label), text in zip(labels, plain, strict=True)
             )
         )
 
@@ -142,10 +182,13 @@ def _choice_options(offerings, ineligible):
 def _render_detail(application, details_form=None, status=200):
     own = application.student_id == current_user.id
     editable = own and application.editable
-    facts = ops.facts_for(application) if editable else None
-    # Only an application its student may still edit offers the call's offerings to choose.
-    offerings = queries.call_offerings(application.call_id) if editable else ()
-    ineligible = {o.id: reasons(o.agreement, facts) for o in offerings} if facts else {}
+    # Only an application its student may still edit offers the call's offerings to choose,
+    # judged on what the student confirmed in it.
+    offerings = (
+        _offering_rows(queries.call_offerings(application.call_id), ops.facts_for(application))
+        if editable
+        else []
+    )
     # Staff and approvers: the chain's steps, internal notes and, when it is their turn, the
     # decision. The student never gets any of it.
     review = None if own else review_of(application, current_user, utcnow().date())
@@ -166,9 +209,7 @@ def _render_detail(application, details_form=None, status=200):
             deadline=ops.deadline_text(application.call),
             accepting=application.call.accepts_applications(),
             offerings=offerings,
-            choice_options=_choice_options(offerings, ineligible),
-            chosen={c.offering_id for c in application.choices},
-            ineligible=ineligible,
+            choice_options=_choice_options(offerings),
             can_delete=ops.can_delete,
             timeline=[
                 e
