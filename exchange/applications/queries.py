@@ -9,11 +9,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from ..accounts.models import CEFR, DegreeLevel, StudentProfile, Unit, User
-from ..approvals.models import ApplicationStep
 from ..calls.labels import call_time as format_in_zone
 from ..calls.models import CallOffering
 from ..catalogue.models import Agreement, AgreementType, Partner, agreement_units
 from ..extensions import db
+from . import review
 from .models import (
     EDITABLE,
     Application,
@@ -53,16 +53,10 @@ def load_application(application_id):
                 selectinload(Application.events)
                 .joinedload(ApplicationEvent.actor)
                 .options(*names_only),
-                selectinload(Application.steps).options(
-                    *(
-                        joinedload(person).options(*names_only)
-                        for person in (
-                            ApplicationStep.decided_by,
-                            ApplicationStep.on_behalf_of,
-                            ApplicationStep.approver,
-                        )
-                    )
-                ),
+                # The steps (what the application waits for), and what the review of the
+                # page reads of them, as approvals says.
+                selectinload(Application.steps),
+                *review.load_options(),
             )
         )
         .unique()

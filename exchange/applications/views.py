@@ -11,14 +11,11 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
-from ..approvals import operations as approval_ops
-from ..approvals.queue import review_of
 from ..calls.labels import offering_terms
 from ..calls.models import Call, DocumentKind
 from ..catalogue.eligibility import reasons
 from ..catalogue.reference import country_name
 from ..core import uploads
-from ..core.database import utcnow
 from ..core.errors import DomainError
 from ..core.forms import ConfirmForm, show_problems
 from ..core.params import whole
@@ -28,9 +25,10 @@ from ..extensions import db
 from ..students import profiles
 from . import operations as ops
 from . import queries
-from .forms import LANGUAGE_ROWS, CommentForm, DetailsForm, DocumentForm, ReasonForm
+from .forms import LANGUAGE_ROWS, DetailsForm, DocumentForm, ReasonForm
 from .labels import template_globals
 from .models import Document
+from .review import review_of
 
 bp = Blueprint("applications", __name__)
 
@@ -189,9 +187,9 @@ def _render_detail(application, details_form=None, status=200):
         if editable
         else []
     )
-    # Staff and approvers: the chain's steps, internal notes and, when it is their turn, the
-    # decision. The student never gets any of it.
-    review = None if own else review_of(application, current_user, utcnow().date())
+    # Reviewers: the chain's steps, internal notes and, when it is their turn, the decision,
+    # as approvals provides them. The student never gets any of it.
+    review = review_of(application, current_user)
     return (
         render_template(
             "applications/detail.html",
@@ -377,22 +375,5 @@ def withdraw(application_id):
         run_and_flash(
             lambda: ops.withdraw_application(application, form.reason.data, actor=current_user),
             _("Your application is withdrawn."),
-        )
-    return _back(application)
-
-
-@bp.post("/<int:application_id>/return")
-@login_required
-def return_for_changes(application_id):
-    application = _visible(application_id)
-    form = CommentForm()
-    if not form.validate_on_submit():
-        flash(_("Say what the student should change."), "danger")
-    else:
-        run_and_flash(
-            lambda: approval_ops.return_for_changes(
-                application, form.comment.data, actor=current_user
-            ),
-            _("The application is returned to the student."),
         )
     return _back(application)
