@@ -1,5 +1,6 @@
 """Read models of the student's side: one application on one page, and the home list."""
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -28,39 +29,46 @@ def load_application(application_id):
     with its call, student, profile, unit, languages and choices (a handful of joined rows),
     then its documents, timeline and steps. The call's offerings are not among them: only an
     application its student may still edit shows them (`call_offerings`)."""
-    offering = joinedload(CallOffering.agreement).joinedload(Agreement.partner)
-    # Only names are shown of the people on the timeline and the steps: their roles and units
-    # load when asked for, not eagerly (as User's relationships otherwise do).
-    names_only = (lazyload(User.role_rows), lazyload(User.memberships))
+    statement = _application_statement(review.load_options())
     return (
-        db.session.execute(
-            db.select(Application)
-            .where(Application.id == application_id)
-            .options(
-                joinedload(Application.call),
-                # The student's roles and units: the viewing student's own came with the
-                # login; nobody else's page shows them.
-                joinedload(Application.student).options(
-                    *names_only,
-                    joinedload(User.profile).joinedload(StudentProfile.language_results),
-                ),
-                joinedload(Application.unit),
-                joinedload(Application.languages),
-                joinedload(Application.choices)
-                .joinedload(ApplicationChoice.offering)
-                .options(offering),
-                selectinload(Application.documents),
-                selectinload(Application.events)
-                .joinedload(ApplicationEvent.actor)
-                .options(*names_only),
-                # The steps (what the application waits for), and what the review of the
-                # page reads of them, as approvals says.
-                selectinload(Application.steps),
-                *review.load_options(),
-            )
-        )
+        db.session.execute(statement, {"application_id": application_id})
         .unique()
         .scalar_one_or_none()
+    )
+
+
+@functools.cache
+def _application_statement(review_options):
+    """Built once (per set of the review's loader options, which approvals registers once)."""
+    offering = joinedload(CallOffering.agreement).joinedload(Agreement.partner)
+    # Only names are shown of the people on the timeline: their roles and units load when
+    # asked for, not eagerly (as User's relationships otherwise do).
+    names_only = (lazyload(User.role_rows), lazyload(User.memberships))
+    return (
+        db.select(Application)
+        .where(Application.id == sa.bindparam("application_id"))
+        .options(
+            joinedload(Application.call),
+            # The student's roles and units: the viewing student's own came with the login;
+            # nobody else's page shows them.
+            joinedload(Application.student).options(
+                *names_only,
+                joinedload(User.profile).joinedload(StudentProfile.language_results),
+            ),
+            joinedload(Application.unit),
+            joinedload(Application.languages),
+            joinedload(Application.choices)
+            .joinedload(ApplicationChoice.offering)
+            .options(offering),
+            selectinload(Application.documents),
+            selectinload(Application.events)
+            .joinedload(ApplicationEvent.actor)
+            .options(*names_only),
+            # The steps (what the application waits for), and what the review of the page
+            # reads of them, as approvals says.
+            selectinload(Application.steps),
+            *review_options,
+        )
     )
 
 

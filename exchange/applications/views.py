@@ -84,23 +84,21 @@ def start(call_id):
 
 
 def _details_form(application):
-    form = DetailsForm()
-    if request.method == "GET" or not form.is_submitted():
-        rows = [
-            {"language": r.language, "level": r.level.name, "test_name": r.test_name}
-            for r in application.languages
-        ]
-        rows += [{}] * max(0, LANGUAGE_ROWS - len(rows))
-        form = DetailsForm(
-            formdata=None,
-            data={
-                "statement": application.statement,
-                "gpa": "" if application.gpa is None else f"{application.gpa:f}",
-                "gpa_scale": f"{application.gpa_scale:f}",
-                "languages": rows,
-            },
-        )
-    return form
+    """The form with the details as saved (one that failed to save is shown as it was sent)."""
+    rows = [
+        {"language": r.language, "level": r.level.name, "test_name": r.test_name}
+        for r in application.languages
+    ]
+    rows += [{}] * max(0, LANGUAGE_ROWS - len(rows))
+    return DetailsForm(
+        formdata=None,
+        data={
+            "statement": application.statement,
+            "gpa": "" if application.gpa is None else f"{application.gpa:f}",
+            "gpa_scale": f"{application.gpa_scale:f}",
+            "languages": rows,
+        },
+    )
 
 
 @bp.get("/<int:application_id>")
@@ -123,24 +121,45 @@ class OfferingRow:
     reasons: list[str]
 
 
+def _requirements(o):
+    """What eligibility reads of an offering's agreement: offerings alike in it get the same
+    verdict."""
+    return (
+        o.all_units,
+        tuple(u.id for u in o.units),
+        tuple(o.degree_levels),
+        o.min_gpa,
+        o.min_gpa_scale,
+        o.language,
+        o.language_level,
+    )
+
+
 def _offering_rows(offerings, facts):
     """The offerings with their terms and, when the student no longer meets one, why not.
-    Terms repeat across a call's offerings: each is formatted once per page."""
+    Terms, countries and verdicts repeat across a call's offerings: each is formatted once
+    per page."""
     terms: dict[tuple, str] = {}
+    countries: dict[str, str] = {}
+    verdicts: dict[tuple, list[str]] = {}
     rows = []
     for o in offerings:
-        key = (o.type, o.months_per_mobility)
-        if key not in terms:
-            terms[key] = offering_terms(o)
+        kind, needs = (o.type, o.months_per_mobility), _requirements(o)
+        if kind not in terms:
+            terms[kind] = offering_terms(o)
+        if o.country not in countries:
+            countries[o.country] = country_name(o.country)
+        if needs not in verdicts:
+            verdicts[needs] = [str(r) for r in reasons(o, facts)]
         rows.append(
             OfferingRow(
                 id=o.id,
                 partner=o.partner,
                 country_code=o.country,
-                country=country_name(o.country),
+                country=countries[o.country],
                 places=o.places,
-                terms=terms[key],
-                reasons=[str(r) for r in reasons(o, facts)],
+                terms=terms[kind],
+                reasons=verdicts[needs],
             )
         )
     return rows
