@@ -16,6 +16,7 @@ from .labels import DOCUMENT_LABELS
 from .operations import STATEMENT_LIMIT
 
 LANGUAGE_ROWS = 3
+LEVELS = [("", "—")] + [(c.name, c.value) for c in CEFR]
 
 
 # The language rows' options per language of the page: computed from that key alone.
@@ -44,11 +45,7 @@ class SharedOptions:
 
 class LanguageRow(Form):
     language = SelectField(_l("Language"), choices=[], validate_choice=False)
-    level = SelectField(
-        _l("Level"),
-        choices=[("", "—")] + [(c.name, c.value) for c in CEFR],
-        validate_choice=False,
-    )
+    level = SelectField(_l("Level"), choices=LEVELS, validate_choice=False)
     test_name = StringField(_l("Test"), validators=[Length(max=64)])
 
 
@@ -63,9 +60,11 @@ class DetailsForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # The choices are not validated (validate_choice=False): save_details checks the codes.
-        widget = SharedOptions(_languages_html())
+        languages = SharedOptions(_languages_html())
+        levels = SharedOptions(options_html(LEVELS))
         for row in self.languages:
-            row.language.widget = widget
+            row.language.widget = languages
+            row.level.widget = levels
 
 
 class DocumentForm(FlaskForm):

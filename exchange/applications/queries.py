@@ -25,10 +25,11 @@ from .models import (
 
 
 def load_application(application_id):
-    """The application with everything its page shows, in four statements: the application
-    with its call, student, profile, unit, languages and choices (a handful of joined rows),
-    then its documents, timeline and steps. The call's offerings are not among them: only an
-    application its student may still edit shows them (`call_offerings`)."""
+    """The application with everything its page shows: the application with its call,
+    student, profile, unit, languages and choices (a handful of joined rows), then its
+    documents and timeline; its steps when the page asks for them. The call's offerings are
+    not among them: only an application its student may still edit shows them
+    (`call_offerings`)."""
     statement = _application_statement(review.load_options())
     return (
         db.session.execute(statement, {"application_id": application_id})
@@ -64,9 +65,9 @@ def _application_statement(review_options):
             selectinload(Application.events)
             .joinedload(ApplicationEvent.actor)
             .options(*names_only),
-            # The steps (what the application waits for), and what the review of the page
-            # reads of them, as approvals says.
-            selectinload(Application.steps),
+            # The steps load when asked for (what a submitted application waits for, its
+            # review), with what the review reads of them as approvals says: a draft's page
+            # needs none.
             *review_options,
         )
     )
@@ -96,7 +97,15 @@ class Offering:
     min_gpa_scale: Decimal
     language: str | None
     language_level: CEFR | None
+    # Plain values (no enums: theirs is a Python-level hash) that tell the offerings apart
+    # by their terms and by their requirements (with `units`), for formatting each once.
+    terms_key: tuple = ()
+    requirements_key: tuple = ()
     units: list[UnitCode] = field(default_factory=list)
+
+    @property
+    def verdict_key(self):
+        return (self.requirements_key, *(u.id for u in self.units))
 
 
 _LEVELS = {
@@ -129,6 +138,8 @@ def _offerings_statement():
             a.language_level,
             Unit.id.label("unit_id"),
             Unit.code.label("unit_code"),
+            sa.type_coerce(a.type, sa.String).label("type_key"),
+            sa.type_coerce(a.language_level, sa.String).label("level_key"),
         )
         .join(a, a.id == CallOffering.agreement_id)
         .join(Partner, Partner.id == a.partner_id)
@@ -162,6 +173,17 @@ def call_offerings(call_id) -> list[Offering]:
                 min_gpa_scale=row.min_gpa_scale,
                 language=row.language,
                 language_level=row.language_level,
+                terms_key=(row.type_key, row.months_per_mobility),
+                requirements_key=(
+                    row.all_units,
+                    row.bachelor,
+                    row.master,
+                    row.doctoral,
+                    row.min_gpa,
+                    row.min_gpa_scale,
+                    row.language,
+                    row.level_key,
+                ),
             )
         if row.unit_id is not None:
             offering.units.append(UnitCode(row.unit_id, row.unit_code))

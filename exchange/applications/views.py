@@ -121,20 +121,6 @@ class OfferingRow:
     reasons: list[str]
 
 
-def _requirements(o):
-    """What eligibility reads of an offering's agreement: offerings alike in it get the same
-    verdict."""
-    return (
-        o.all_units,
-        tuple(u.id for u in o.units),
-        tuple(o.degree_levels),
-        o.min_gpa,
-        o.min_gpa_scale,
-        o.language,
-        o.language_level,
-    )
-
-
 def _offering_rows(offerings, facts):
     """The offerings with their terms and, when the student no longer meets one, why not.
     Terms, countries and verdicts repeat across a call's offerings: each is formatted once
@@ -144,22 +130,25 @@ def _offering_rows(offerings, facts):
     verdicts: dict[tuple, list[str]] = {}
     rows = []
     for o in offerings:
-        kind, needs = (o.type, o.months_per_mobility), _requirements(o)
-        if kind not in terms:
-            terms[kind] = offering_terms(o)
-        if o.country not in countries:
-            countries[o.country] = country_name(o.country)
-        if needs not in verdicts:
-            verdicts[needs] = [str(r) for r in reasons(o, facts)]
+        term = terms.get(o.terms_key)
+        if term is None:
+            term = terms[o.terms_key] = offering_terms(o)
+        country = countries.get(o.country)
+        if country is None:
+            country = countries[o.country] = country_name(o.country)
+        key = o.verdict_key
+        verdict = verdicts.get(key)
+        if verdict is None:
+            verdict = verdicts[key] = [str(r) for r in reasons(o, facts)]
         rows.append(
             OfferingRow(
                 id=o.id,
                 partner=o.partner,
                 country_code=o.country,
-                country=countries[o.country],
+                country=country,
                 places=o.places,
-                terms=terms[kind],
-                reasons=verdicts[needs],
+                terms=term,
+                reasons=verdict,
             )
         )
     return rows

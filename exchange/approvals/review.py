@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import joinedload, lazyload, selectinload
+from sqlalchemy.orm import defaultload, joinedload, lazyload
 
 from ..accounts.models import User
 from ..applications import review as page_review
@@ -60,10 +60,11 @@ def _for_page(application, user) -> Review | None:
 
 
 def _steps_with_people():
-    """The application's steps with the people they name (only their names are shown: their
-    roles and units load when asked for, not eagerly as User's relationships otherwise do)."""
+    """The application's steps, when the page asks for them (they load in one statement),
+    with the people they name (only their names are shown: their roles and units load when
+    asked for, not eagerly as User's relationships otherwise do)."""
     names_only = (lazyload(User.role_rows), lazyload(User.memberships))
-    return selectinload(Application.steps).options(
+    return defaultload(Application.steps).options(
         *(
             joinedload(person).options(*names_only)
             for person in (
