@@ -126,6 +126,7 @@ class ApplicationStep(StepRule, db.Model):
             "ix_application_steps_waiting_application",
             "application_id",
             "rule",
+            "id",
             postgresql_where=sa.text("status = 'waiting'"),
             sqlite_where=sa.text("status = 'waiting'"),
         ),

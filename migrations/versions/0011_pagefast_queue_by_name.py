@@ -24,7 +24,7 @@ def upgrade():
     op.create_index(
         "ix_application_steps_waiting_application",
         "application_steps",
-        ["application_id", "rule"],
+        ["application_id", "rule", "id"],
         postgresql_where=WAITING,
         sqlite_where=WAITING,
     )
