@@ -216,6 +216,7 @@ def _choice_options(rows):
 def _render_detail(application, details_form=None, status=200):
     own = application.student_id == current_user.id
     editable = own and application.editable
+    withdrawable = own and application.status in ops.WITHDRAWABLE
     # Only an application its student may still edit offers the call's offerings to choose,
     # judged on what the student confirmed in it.
     offerings = (
@@ -235,9 +236,10 @@ def _render_detail(application, details_form=None, status=200):
             editable=editable,
             staff=current_user.has_role(*ops.STAFF_ROLES),
             details_form=details_form or (_details_form(application) if editable else None),
-            document_form=DocumentForm(),
+            # The forms only the student's own, still editable or withdrawable, page shows.
+            document_form=DocumentForm() if editable else None,
             confirm_form=ConfirmForm(),
-            reason_form=ReasonForm(),
+            reason_form=ReasonForm() if withdrawable else None,
             checklist=ops.checklist(application),
             next_step=queries.waiting_for(application, for_student=own),
             deadline=ops.deadline_text(application.call),
@@ -252,7 +254,7 @@ def _render_detail(application, details_form=None, status=200):
                 if (not e.internal or not own) and not (review and e.action == "note")
             ],
             review=review,
-            withdrawable=own and application.status in ops.WITHDRAWABLE,
+            withdrawable=withdrawable,
             profile_gaps=profiles.gaps(current_user) if editable else [],
             profile_changes={} if own else profiles.snapshot_changes(application),
         ),
