@@ -73,13 +73,13 @@ def _application_statement(review_options):
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class UnitCode:
     id: int
     code: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Offering:
     """An offering of the call as the draft's page shows it, with what eligibility reads of
     its agreement (`catalogue.eligibility.reasons` and `calls.labels.offering_terms` take it
@@ -108,11 +108,8 @@ class Offering:
         return (self.requirements_key, *(u.id for u in self.units))
 
 
-_LEVELS = {
-    DegreeLevel.BACHELOR: "bachelor",
-    DegreeLevel.MASTER: "master",
-    DegreeLevel.DOCTORAL: "doctoral",
-}
+# In the order of their columns (bachelor, master, doctoral) in the statement.
+_LEVELS = (DegreeLevel.BACHELOR, DegreeLevel.MASTER, DegreeLevel.DOCTORAL)
 
 
 def _offerings_statement():
@@ -155,38 +152,32 @@ _OFFERINGS = _offerings_statement()
 
 def call_offerings(call_id) -> list[Offering]:
     """The call's offerings with their partners and requirements, for choosing: one
-    statement, rows shaped in Python (a call may offer hundreds)."""
+    statement, rows shaped in Python (a call may offer hundreds: the columns are unpacked,
+    not looked up by name)."""
     shaped: dict[int, Offering] = {}
     for row in db.session.execute(_OFFERINGS, {"call_id": call_id}):
-        offering = shaped.get(row.id)
+        oid, places, name, country, kind, months, all_units, *levels = row[:10]
+        min_gpa, min_gpa_scale, language, level, unit_id, unit_code, kind_key, level_key = row[10:]
+        offering = shaped.get(oid)
         if offering is None:
-            offering = shaped[row.id] = Offering(
-                id=row.id,
-                places=row.places,
-                partner=row.name,
-                country=row.country,
-                type=row.type,
-                months_per_mobility=row.months_per_mobility,
-                all_units=row.all_units,
-                degree_levels=[level for level, name in _LEVELS.items() if getattr(row, name)],
-                min_gpa=row.min_gpa,
-                min_gpa_scale=row.min_gpa_scale,
-                language=row.language,
-                language_level=row.language_level,
-                terms_key=(row.type_key, row.months_per_mobility),
-                requirements_key=(
-                    row.all_units,
-                    row.bachelor,
-                    row.master,
-                    row.doctoral,
-                    row.min_gpa,
-                    row.min_gpa_scale,
-                    row.language,
-                    row.level_key,
-                ),
+            offering = shaped[oid] = Offering(
+                oid,
+                places,
+                name,
+                country,
+                kind,
+                months,
+                all_units,
+                [lvl for lvl, on in zip(_LEVELS, levels, strict=True) if on],
+                min_gpa,
+                min_gpa_scale,
+                language,
+                level,
+                (kind_key, months),
+                (all_units, *levels, min_gpa, min_gpa_scale, language, level_key),
             )
-        if row.unit_id is not None:
-            offering.units.append(UnitCode(row.unit_id, row.unit_code))
+        if unit_id is not None:
+            offering.units.append(UnitCode(unit_id, unit_code))
     return list(shaped.values())
 
 

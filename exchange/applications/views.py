@@ -108,7 +108,7 @@ def detail(application_id):
     return _render_detail(application)
 
 
-@dataclass
+@dataclass(slots=True)
 class OfferingRow:
     """A row of the table of what the call offers, shaped for the template."""
 
