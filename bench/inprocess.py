@@ -11,15 +11,18 @@ agreement). Next to each page its minimal reference (bench/reference/: a bare Fl
 SQLAlchemy Core SELECTs and plain Jinja) is measured the same way in the same run.
 
     .venv/bin/python bench/inprocess.py [--applications 50000] [--requests 30] [--database-url URL]
+        [--keep] [--reuse KEPT_DATABASE] [--only LABEL_PART]
 """
 
 import argparse
+import gc
 import os
 import random
 import re
 import statistics
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -162,15 +165,8 @@ def seed_student(app, rng):
             sa.insert(ApplicationLanguage),
             {"application_id": draft, "language": "en", "level": "C1", "test_name": "IELTS"},
         )
-        big_call, partner = db.session.execute(
-            sa.select(Application.call_id, Agreement.partner_id)
-            .join(ApplicationChoice, ApplicationChoice.application_id == Application.id)
-            .join(CallOffering, CallOffering.id == ApplicationChoice.offering_id)
-            .join(Agreement, Agreement.id == CallOffering.agreement_id)
-            .group_by(Application.call_id, Agreement.partner_id)
-            .order_by(sa.func.count().desc())
-            .limit(1)
-        ).one()
+        db.session.commit()
+        partner = find_ids(app)["partner"]
         db.session.execute(
             sa.insert(PartnerContact),
             [
@@ -178,22 +174,52 @@ def seed_student(app, rng):
                 for k in range(2)
             ],
         )
+        db.session.commit()
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    return find_ids(app)
+
+
+def find_ids(app):
+    """The ids the pages need, read from the seeded data (also of a kept database)."""
+    from exchange.accounts.models import User
+    from exchange.applications.models import Application, ApplicationChoice
+    from exchange.calls.models import CallOffering
+    from exchange.catalogue.models import Agreement
+    from exchange.extensions import db
+
+    with app.app_context():
+        student = db.session.scalar(sa.select(User.id).where(User.email_key == STUDENT[0]))
+        mine = dict(
+            db.session.execute(
+                sa.select(Application.status, Application.id).where(
+                    Application.student_id == student
+                )
+            ).all()
+        )
+        big_call, partner = db.session.execute(
+            sa.select(Application.call_id, Agreement.partner_id)
+            .join(ApplicationChoice, ApplicationChoice.application_id == Application.id)
+            .join(CallOffering, CallOffering.id == ApplicationChoice.offering_id)
+            .join(Agreement, Agreement.id == CallOffering.agreement_id)
+            .group_by(Application.call_id, Agreement.partner_id)
+            .order_by(sa.func.count().desc(), Application.call_id, Agreement.partner_id)
+            .limit(1)
+        ).one()
         # What the writes touch: an application of the big call that is nobody's page, and
         # an agreement of a partner on the catalogue's first page.
         edited = db.session.scalar(
             sa.select(sa.func.max(Application.id)).where(Application.call_id == big_call)
         )
-        db.session.commit()
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
+        draft = next(i for status, i in mine.items() if status.value == "draft")
         return {
-            "student": student.id,
+            "student": student,
             "call": big_call,
             "partner": partner,
             "draft": draft,
-            "submitted": submitted,
+            "submitted": next(i for i in mine.values() if i != draft),
             "edited": edited,
-            "agreement": agreement_ids[0],
+            "agreement": db.session.scalar(sa.select(sa.func.min(Agreement.id))),
         }
 
 
@@ -373,7 +399,7 @@ def _ids(pattern, html):
     return re.findall(pattern, html)
 
 
-def run(app, ref_app, ref_engine, backends, ids, n):
+def run(app, ref_app, ref_engine, backends, ids, n, only=None):
     from exchange.extensions import db
 
     with app.app_context():
@@ -389,6 +415,8 @@ def run(app, ref_app, ref_engine, backends, ids, n):
             uids[user] = db.session.scalar(sa.select(User.id).where(User.email_key == user[0]))
     results = []
     for page in pages(app, ids):
+        if only and only not in page.label:
+            continue
         if page.user not in clients:
             clients[page.user] = test_client_for(app, *page.user)
             ref_clients[page.user] = ref_app.test_client()
@@ -470,38 +498,67 @@ def main():
     parser.add_argument("--applications", type=int, default=50_000)
     parser.add_argument("--requests", type=int, default=30, help="per page, state and app")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--reuse", metavar="DATABASE", help="measure a database kept by --keep (no seeding)"
+    )
+    parser.add_argument("--only", help="measure only the pages whose label contains this")
     args = parser.parse_args()
     os.environ["BENCH_PAGE_CACHE_MB"] = "0"  # common.bench_env: no page kept, every one rendered
     rng = random.Random(20261130)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        scratch_database(args.database_url, args.keep) as url,
-    ):
-        if args.keep:
-            print("database (kept):", sa.engine.make_url(url).database)
+    with tempfile.TemporaryDirectory() as tmp, _database(args) as url:
         app = make_app(url, tmp)
         assert app.config.get("PAGE_CACHE_MB", 0) == 0
         started = time.perf_counter()
-        applications, steps, _waiting, _mine = seed_casework(app, rng, args.applications)
-        ids = seed_student(app, rng)
+        if args.reuse:
+            ids = find_ids(app)
+            print(f"database {args.reuse} (kept, not seeded again); ", end="")
+        else:
+            applications, steps, _waiting, _mine = seed_casework(app, rng, args.applications)
+            ids = seed_student(app, rng)
+            print(
+                f"seeded {applications} applications, {steps} approval steps "
+                f"({time.perf_counter() - started:.0f} s); ",
+                end="",
+            )
         print(
-            f"seeded {applications} applications, {steps} approval steps "
-            f"({time.perf_counter() - started:.0f} s); PostgreSQL, in-process, "
+            f"PostgreSQL, in-process, "
             f"{args.requests} requests per figure; ms are median/p90 of wall time, "
             "SQL u/w: statements unchanged/after a write; cpu w/u: mean ms of this process and "
             "the database's backends after a write/unchanged; ratio: "
             "the worse of page/reference after a write and unchanged; "
-            f"ok: ratio <= {RATIO:g} and constant SQL <= {MAX_STATEMENTS}"
+            f"ok: ratio <= {RATIO:g} and constant SQL <= {MAX_STATEMENTS}; "
+            f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
         )
         from reference import create_reference_app
 
         ref_engine = sa.create_engine(url, pool_size=2)
         ref_app = create_reference_app(ref_engine)
+        # As wsgi.py does in each server process: what is alive now stays out of the
+        # collector's full passes (the same for the pages and their references).
+        gc.collect()
+        gc.freeze()
         print("\n" + HEADER)
-        results = run(app, ref_app, ref_engine, Backends(url), ids, args.requests)
+        results = run(app, ref_app, ref_engine, Backends(url), ids, args.requests, args.only)
         ref_engine.dispose()
         failing = [page.label for page, figures, _ in results if not passes(figures)]
         print(f"\n{len(results) - len(failing)} of {len(results)} pages within the targets")
+        print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+@contextmanager
+def _database(args):
+    """A scratch database, or the kept one named by --reuse."""
+    if args.reuse:
+        yield (
+            sa.engine.make_url(args.database_url)
+            .set(database=args.reuse)
+            .render_as_string(hide_password=False)
+        )
+        return
+    with scratch_database(args.database_url, args.keep) as url:
+        if args.keep:
+            print("database (kept):", sa.engine.make_url(url).database)
+        yield url
 
 
 if __name__ == "__main__":

@@ -663,7 +663,7 @@ def test_access_matrix(app, setting):
     ]
     seen = {}
     anonymous = app.test_client()
-    for url in views + owner_posts + [f"/applications/{a}/return"]:
+    for url in views + owner_posts + [f"/approvals/applications/{a}/return"]:
         method = anonymous.get if url in views else anonymous.post
         resp = method(url)
         assert resp.status_code in (302, 400), url

@@ -370,6 +370,27 @@ def test_decisions_through_the_page(app, world):
     assert 'data-testid="notes"' not in html
 
 
+def test_return_for_changes_from_the_application(app, world):
+    application = submitted(world["call"], world["a"])
+    url = f"/approvals/applications/{application.id}/return"
+    own = client_for(app, application.student)
+    assert own.post(url, data={"csrf_token": csrf(own), "comment": "Mine."}).status_code == 404
+    client = client_for(app, world["advisor_a"])
+    token = csrf(client)
+    resp = client.post(url, data={"csrf_token": token, "comment": " "}, follow_redirects=True)
+    assert "Say what the student should change." in resp.get_data(as_text=True)
+    assert current(application).status is StepStatus.WAITING
+    resp = client.post(
+        url, data={"csrf_token": token, "comment": "Sign the form."}, follow_redirects=True
+    )
+    assert "The application is returned to the student." in resp.get_data(as_text=True)
+    db.session.refresh(application)
+    assert application.status is ApplicationStatus.RETURNED
+    assert client.post(url, data={"csrf_token": token, "comment": "Again."}).status_code == 302
+    db.session.refresh(application)
+    assert application.status is ApplicationStatus.RETURNED  # nothing waits to be returned
+
+
 def test_internal_notes_are_hidden_from_the_student(app, world):
     application = submitted(world["call"], world["a"])
     office = client_for(app, world["office"])

@@ -2,8 +2,11 @@
 six, for the office's list (every filter), the queues (every sort), the catalogue, a partner's
 page, the student's home and the application page (draft and submitted)."""
 
+from decimal import Decimal
+
 import sqlalchemy as sa
 
+from exchange.accounts.models import CEFR
 from exchange.applications.models import ApplicationStatus
 from exchange.approvals.queue import SORTS
 from exchange.catalogue.models import Partner
@@ -121,3 +124,37 @@ def test_every_page_takes_a_fixed_number_of_statements_within_budget(app):
         if len(v) > budget.get(k, BUDGET)
     }
     assert not over, "\n".join(f"{k}: {v}" for k, v in over.items())
+
+
+def restricted_offerings(call, n):
+    """Offerings whose agreements name the units, degree levels and languages they are open
+    to: what the draft's page reads to say, per offering, why the student does not meet it."""
+    for _ in range(n):
+        agreement = AgreementFactory(
+            partner=PartnerFactory(),
+            all_units=False,
+            units=[UnitFactory()],
+            min_gpa=Decimal("3.8"),
+            language="de",
+            language_level=CEFR.B2,
+        )
+        OfferingFactory(call=call, agreement=agreement)
+    db.session.commit()
+
+
+def test_the_draft_page_reads_its_offerings_requirements_in_one_go(app):
+    # The draft's page once loaded each unit-restricted agreement's units on its own: 35
+    # statements at 200 offerings.
+    call = make_call()
+    pupil = student(UnitFactory())
+    draft = ApplicationFactory(student=pupil, call=call, choices=list(call.offerings))
+    restricted_offerings(call, 2)
+    client = client_for(app, pupil)
+    page = f"/applications/{draft.id}"
+    few = statements(client, page)
+    restricted_offerings(call, 30)
+    many = statements(client, page)
+    assert len(many) == len(few) <= BUDGET, [s[:60] for s in many]
+    html = client.get(page).get_data(as_text=True)
+    assert html.count('data-testid="offering"') == len(call.offerings)
+    assert html.count("Open only to students of") == 32

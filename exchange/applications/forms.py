@@ -1,25 +1,51 @@
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from markupsafe import Markup
 from wtforms import FieldList, Form, FormField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
+from wtforms.widgets import html_params
 
 from ..accounts.models import CEFR
 from ..calls.models import DocumentKind
 from ..catalogue.reference import language_choices
+from ..core.cache import LRUCache
+from ..core.views import chooser, options_html
 from .labels import DOCUMENT_LABELS
 from .operations import STATEMENT_LIMIT
 
 LANGUAGE_ROWS = 3
+LEVELS = [("", "—")] + [(c.name, c.value) for c in CEFR]
+
+
+# The language rows' options per language of the page: computed from that key alone.
+_language_options = LRUCache("language_options", maxsize=16)
+
+
+def _languages_html():
+    return _language_options.get_or_set(
+        str(get_locale()), lambda: options_html([("", "—"), *language_choices()])
+    )
+
+
+class SharedOptions:
+    """A <select> widget for the fields of a form that offer one long list of choices (each
+    language row offers every language): the options are joined once, and each select only
+    marks its own value as selected."""
+
+    def __init__(self, html):
+        self.options = chooser(html)
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        options = self.options(field.data)
+        return Markup(f"<select {html_params(name=field.name, **kwargs)}>{options}</select>")
 
 
 class LanguageRow(Form):
     language = SelectField(_l("Language"), choices=[], validate_choice=False)
-    level = SelectField(
-        _l("Level"),
-        choices=[("", "—")] + [(c.name, c.value) for c in CEFR],
-        validate_choice=False,
-    )
+    level = SelectField(_l("Level"), choices=LEVELS, validate_choice=False)
     test_name = StringField(_l("Test"), validators=[Length(max=64)])
 
 
@@ -33,9 +59,12 @@ class DetailsForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        options = [("", "—")] + list(language_choices())
+        # The choices are not validated (validate_choice=False): save_details checks the codes.
+        languages = SharedOptions(_languages_html())
+        levels = SharedOptions(options_html(LEVELS))
         for row in self.languages:
-            row.language.choices = options
+            row.language.widget = languages
+            row.level.widget = levels
 
 
 class DocumentForm(FlaskForm):

@@ -300,14 +300,21 @@ class CallRef:
     max_choices: int
 
 
-def status_counts(call: CallRef, f: ApplicationFilters):
-    """Applications per status under every filter but the status one (one grouped query)."""
-    rows = db.session.execute(
+def counts_statement(call_id, f: ApplicationFilters):
+    """Applications per status under every filter but the status one. Unfiltered (the list's
+    first page), it reads the index of (call, status) alone, never the table: 25,000
+    applications of a call are counted in ~6 ms on PostgreSQL, as fast as a table of counts
+    kept by every transition would need to be worth its upkeep (measured, issue 14)."""
+    return (
         sa.select(Application.status, sa.func.count())
-        .where(filter_clause(call.id, f, with_status=False))
+        .where(filter_clause(call_id, f, with_status=False))
         .group_by(Application.status)
     )
-    return dict(rows.all())
+
+
+def status_counts(call: CallRef, f: ApplicationFilters):
+    """Applications per status under every filter but the status one (one grouped query)."""
+    return dict(db.session.execute(counts_statement(call.id, f)).all())
 
 
 def application_page(call: CallRef, f: ApplicationFilters):

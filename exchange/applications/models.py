@@ -59,7 +59,9 @@ class Application(db.Model):
         # Index-only scans on PostgreSQL.
         sa.Index("ix_applications_call_status", "call_id", "status", "submitted_at", "id"),
         sa.Index("ix_applications_call_submitted", "call_id", "submitted_at", "id", "status"),
-        sa.Index("ix_applications_student", "student_id", "created_at"),
+        # A student's applications, newest first; with the id, also the step from a student
+        # to their applications of the queue sorted by name (index-only).
+        sa.Index("ix_applications_student", "student_id", "created_at", "id"),
         sa.Index("ix_applications_submitted_at", "submitted_at"),  # digests: new in a period
     )
 

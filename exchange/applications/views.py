@@ -3,18 +3,19 @@
 Anyone who may not see an application gets 404 for it and its documents, never 403: a
 guessed id must not even confirm that the application exists."""
 
+from dataclasses import dataclass
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
-from ..approvals import operations as approval_ops
-from ..approvals.queue import review_of
 from ..calls.labels import offering_terms
 from ..calls.models import Call, DocumentKind
 from ..catalogue.eligibility import reasons
+from ..catalogue.reference import country_name
 from ..core import uploads
-from ..core.database import utcnow
 from ..core.errors import DomainError
 from ..core.forms import ConfirmForm, show_problems
 from ..core.params import whole
@@ -24,9 +25,10 @@ from ..extensions import db
 from ..students import profiles
 from . import operations as ops
 from . import queries
-from .forms import LANGUAGE_ROWS, CommentForm, DetailsForm, DocumentForm, ReasonForm
+from .forms import LANGUAGE_ROWS, DetailsForm, DocumentForm, ReasonForm
 from .labels import template_globals
 from .models import Document
+from .review import review_of
 
 bp = Blueprint("applications", __name__)
 
@@ -82,23 +84,21 @@ def start(call_id):
 
 
 def _details_form(application):
-    form = DetailsForm()
-    if request.method == "GET" or not form.is_submitted():
-        rows = [
-            {"language": r.language, "level": r.level.name, "test_name": r.test_name}
-            for r in application.languages
-        ]
-        rows += [{}] * max(0, LANGUAGE_ROWS - len(rows))
-        form = DetailsForm(
-            formdata=None,
-            data={
-                "statement": application.statement,
-                "gpa": "" if application.gpa is None else f"{application.gpa:f}",
-                "gpa_scale": f"{application.gpa_scale:f}",
-                "languages": rows,
-            },
-        )
-    return form
+    """The form with the details as saved (one that failed to save is shown as it was sent)."""
+    rows = [
+        {"language": r.language, "level": r.level.name, "test_name": r.test_name}
+        for r in application.languages
+    ]
+    rows += [{}] * max(0, LANGUAGE_ROWS - len(rows))
+    return DetailsForm(
+        formdata=None,
+        data={
+            "statement": application.statement,
+            "gpa": "" if application.gpa is None else f"{application.gpa:f}",
+            "gpa_scale": f"{application.gpa_scale:f}",
+            "languages": rows,
+        },
+    )
 
 
 @bp.get("/<int:application_id>")
@@ -108,21 +108,95 @@ def detail(application_id):
     return _render_detail(application)
 
 
-def _choice_options(offerings, ineligible):
+@dataclass(slots=True)
+class OfferingRow:
+    """A row of the table of what the call offers, shaped for the template."""
+
+    id: int
+    partner: str
+    country_code: str
+    country: str
+    places: int
+    terms: str
+    reasons: list[str]
+
+
+def _offering_rows(offerings, facts):
+    """The offerings with their terms and, when the student no longer meets one, why not.
+    Terms, countries and verdicts repeat across a call's offerings: each is formatted once
+    per page."""
+    terms: dict[tuple, str] = {}
+    countries: dict[str, str] = {}
+    verdicts: dict[tuple, list[str]] = {}
+    rows = []
+    for o in offerings:
+        term = terms.get(o.terms_key)
+        if term is None:
+            term = terms[o.terms_key] = offering_terms(o)
+        country = countries.get(o.country)
+        if country is None:
+            country = countries[o.country] = country_name(o.country)
+        key = o.verdict_key
+        verdict = verdicts.get(key)
+        if verdict is None:
+            verdict = verdicts[key] = [str(r) for r in reasons(o, facts)]
+        rows.append(
+            OfferingRow(
+                id=o.id,
+                partner=o.partner,
+                country_code=o.country,
+                country=country,
+                places=o.places,
+                terms=term,
+                reasons=verdict,
+            )
+        )
+    return rows
+
+
+def _offering_table(rows):
+    """The rows of the table of what the call offers, joined in Python: a call may offer
+    hundreds, and a template loop costs several times as much a row (as core.views.options_html
+    says of options)."""
+    meets = Markup(
+        '<span class="text-success"><i class="bi bi-check-circle" aria-hidden="true"></i> {}</span>'
+    ).format(_("You meet the requirements."))
+    verdicts: dict[int, str] = {}  # rows alike in requirements share their list of reasons
+    html = []
+    for r in rows:
+        verdict = verdicts.get(id(r.reasons))
+        if verdict is None:
+            verdict = verdicts[id(r.reasons)] = (
+                '<ul class="mb-0 ps-3 text-danger">'
+                + "".join(f"<li>{escape(reason)}</li>" for reason in r.reasons)
+                + "</ul>"
+                if r.reasons
+                else meets
+            )
+        html.append(
+            f'<tr data-testid="offering"><td>{escape(r.partner)}'
+            f'<div class="text-body-secondary">{escape(r.country)}</div></td>'
+            f'<td>{r.places}<div class="text-body-secondary">{escape(r.terms)}</div></td>'
+            f"<td>{verdict}</td></tr>"
+        )
+    return Markup("".join(html))
+
+
+def _choice_options(rows):
     """The <option>s of the choice selects, built once for all of them (a call may offer
     hundreds): a function of the offering chosen at a rank, which is selected and, even
     when the student no longer meets it, not disabled."""
     not_eligible = _("not eligible")
-    rows = []
-    for o in offerings:
-        partner = o.agreement.partner
-        label = f"{partner.name} ({partner.country}) — {offering_terms(o.agreement, o.places)}"
-        if ineligible.get(o.id):
-            label = f"{label} — {not_eligible}"
-        rows.append((o.id, escape(label), bool(ineligible.get(o.id))))
+    places: dict[int, str] = {}
+    labels = []
+    for r in rows:
+        if r.places not in places:
+            places[r.places] = ngettext("%(num)d place", "%(num)d places", r.places)
+        label = f"{r.partner} ({r.country_code}) — {r.terms} · {places[r.places]}"
+        labels.append((r.id, escape(f"{label} — {not_eligible}" if r.reasons else label)))
     plain = [
-        f'<option value="{oid}"{" disabled" if off else ""}>{label}</option>'
-        for oid, label, off in rows
+        f'<option value="{oid}"{" disabled" if r.reasons else ""}>{label}</option>'
+        for (oid, label), r in zip(labels, rows, strict=True)
     ]
     html = Markup("".join(plain))
 
@@ -132,7 +206,7 @@ def _choice_options(offerings, ineligible):
         return Markup(
             "".join(
                 f'<option value="{oid}" selected>{label}</option>' if oid == current else text
-                for (oid, label, _off), text in zip(rows, plain, strict=True)
+                for (oid, label), text in zip(labels, plain, strict=True)
             )
         )
 
@@ -142,13 +216,17 @@ def _choice_options(offerings, ineligible):
 def _render_detail(application, details_form=None, status=200):
     own = application.student_id == current_user.id
     editable = own and application.editable
-    facts = ops.facts_for(application) if editable else None
-    # Only an application its student may still edit offers the call's offerings to choose.
-    offerings = queries.call_offerings(application.call_id) if editable else ()
-    ineligible = {o.id: reasons(o.agreement, facts) for o in offerings} if facts else {}
-    # Staff and approvers: the chain's steps, internal notes and, when it is their turn, the
-    # decision. The student never gets any of it.
-    review = None if own else review_of(application, current_user, utcnow().date())
+    withdrawable = own and application.status in ops.WITHDRAWABLE
+    # Only an application its student may still edit offers the call's offerings to choose,
+    # judged on what the student confirmed in it.
+    offerings = (
+        _offering_rows(queries.call_offerings(application.call_id), ops.facts_for(application))
+        if editable
+        else []
+    )
+    # Reviewers: the chain's steps, internal notes and, when it is their turn, the decision,
+    # as approvals provides them. The student never gets any of it.
+    review = review_of(application, current_user)
     return (
         render_template(
             "applications/detail.html",
@@ -158,17 +236,17 @@ def _render_detail(application, details_form=None, status=200):
             editable=editable,
             staff=current_user.has_role(*ops.STAFF_ROLES),
             details_form=details_form or (_details_form(application) if editable else None),
-            document_form=DocumentForm(),
+            # The forms only the student's own, still editable or withdrawable, page shows.
+            document_form=DocumentForm() if editable else None,
             confirm_form=ConfirmForm(),
-            reason_form=ReasonForm(),
+            reason_form=ReasonForm() if withdrawable else None,
             checklist=ops.checklist(application),
             next_step=queries.waiting_for(application, for_student=own),
             deadline=ops.deadline_text(application.call),
             accepting=application.call.accepts_applications(),
             offerings=offerings,
-            choice_options=_choice_options(offerings, ineligible),
-            chosen={c.offering_id for c in application.choices},
-            ineligible=ineligible,
+            choice_options=_choice_options(offerings),
+            offering_table=_offering_table(offerings),
             can_delete=ops.can_delete,
             timeline=[
                 e
@@ -176,7 +254,7 @@ def _render_detail(application, details_form=None, status=200):
                 if (not e.internal or not own) and not (review and e.action == "note")
             ],
             review=review,
-            withdrawable=own and application.status in ops.WITHDRAWABLE,
+            withdrawable=withdrawable,
             profile_gaps=profiles.gaps(current_user) if editable else [],
             profile_changes={} if own else profiles.snapshot_changes(application),
         ),
@@ -336,22 +414,5 @@ def withdraw(application_id):
         run_and_flash(
             lambda: ops.withdraw_application(application, form.reason.data, actor=current_user),
             _("Your application is withdrawn."),
-        )
-    return _back(application)
-
-
-@bp.post("/<int:application_id>/return")
-@login_required
-def return_for_changes(application_id):
-    application = _visible(application_id)
-    form = CommentForm()
-    if not form.validate_on_submit():
-        flash(_("Say what the student should change."), "danger")
-    else:
-        run_and_flash(
-            lambda: approval_ops.return_for_changes(
-                application, form.comment.data, actor=current_user
-            ),
-            _("The application is returned to the student."),
         )
     return _back(application)

@@ -52,6 +52,17 @@ class ApplicationStep(StepRule, db.Model):
             "id",
             "application_id",
         ),
+        # The queue sorted by name walks the students by name (ix_users_name) to their
+        # applications (ix_applications_student) and asks of each whether a step waits:
+        # answered from this small index alone.
+        sa.Index(
+            "ix_application_steps_waiting_application",
+            "application_id",
+            "rule",
+            "id",
+            postgresql_where=sa.text("status = 'waiting'"),
+            sqlite_where=sa.text("status = 'waiting'"),
+        ),
         sa.Index("ix_application_steps_due", "status", "due_at"),
         sa.Index("ix_application_steps_decided_at", "decided_at"),  # digests: decided in a period
     )

@@ -37,7 +37,6 @@ from ..core.database import utcnow
 from ..core.params import MAX_PAGE, whole
 from ..extensions import db
 from .models import ApplicationStep, StepStatus, Substitution
-from .operations import current_step, decider_for, max_round
 
 PER_PAGE = 50
 QUEUE_ROLES = (Role.ADVISOR, Role.COORDINATOR, Role.ADMIN)  # who has a queue page
@@ -474,33 +473,4 @@ def queue_for(user, *, today: date, sort=SORTS[0], page=1, filters=None, now=Non
         page=page,
         pages=pages,
         waiting_total=None if filters.any else total,
-    )
-
-
-# --- the application page, for its reviewers ---------------------------------------------------
-
-
-@dataclass
-class Review:
-    """What the application page shows those who review it (never its student)."""
-
-    step: ApplicationStep | None  # the current step, when this user may decide it
-    on_behalf_of: User | None
-    steps: list  # the steps of the latest round
-    notes: list  # internal notes, oldest first
-    now: datetime
-    in_queue: bool  # it is in the user's queue (the page links back to it)
-
-
-def review_of(application, user, today: date, now=None) -> Review:
-    step = current_step(application)
-    allowed, on_behalf = decider_for(user, step, today) if step is not None else (False, None)
-    latest = max_round(application)
-    return Review(
-        step=step if allowed else None,
-        on_behalf_of=on_behalf if allowed else None,
-        steps=[s for s in application.steps if s.round == latest],
-        notes=[e for e in application.events if e.internal and e.action == "note"],
-        now=now or utcnow(),
-        in_queue=allowed and user.has_role(*QUEUE_ROLES),
     )

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
+from ..applications.forms import CommentForm
 from ..applications.models import Application
 from ..applications.operations import can_view
 from ..core.database import utcnow
@@ -22,6 +23,7 @@ from ..core.views import run_and_flash
 from ..extensions import db
 from . import operations as ops
 from . import queue as queries
+from . import review
 from .models import ApplicationStep, Decision, StepStatus
 
 bp = Blueprint("approvals", __name__)
@@ -62,6 +64,11 @@ def approvals_waiting():
     if "approvals_waiting" not in g:
         g.approvals_waiting = queries.count_waiting(current_user._get_current_object(), _today())
     return g.approvals_waiting
+
+
+@bp.record_once
+def _provide_review(_state):
+    review.register()  # the review part of the application page
 
 
 @bp.record_once
@@ -207,13 +214,7 @@ def decide(step_id):
 @bp.post("/applications/<int:application_id>/notes")
 @login_required
 def note(application_id):
-    application = db.session.get(Application, application_id)
-    if (
-        application is None
-        or application.student_id == current_user.id
-        or not can_view(current_user, application)
-    ):
-        abort(404)
+    application = _reviewed(application_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     run_and_flash(
@@ -221,3 +222,31 @@ def note(application_id):
         _("The note is added."),
     )
     return _detail(application, "#notes")
+
+
+def _reviewed(application_id):
+    """The application, for a reviewer's change: 404 for its student and for whoever may not
+    see it."""
+    application = db.session.get(Application, application_id)
+    if (
+        application is None
+        or application.student_id == current_user.id
+        or not can_view(current_user, application)
+    ):
+        abort(404)
+    return application
+
+
+@bp.post("/applications/<int:application_id>/return")
+@login_required
+def return_for_changes(application_id):
+    application = _reviewed(application_id)
+    form = CommentForm()
+    if not form.validate_on_submit():
+        flash(_("Say what the student should change."), "danger")
+    else:
+        run_and_flash(
+            lambda: ops.return_for_changes(application, form.comment.data, actor=current_user),
+            DONE[Decision.RETURN],
+        )
+    return _detail(application)

@@ -59,4 +59,6 @@ TABLES: dict[str, frozenset[str]] = {
     "fragments": frozenset(),  # core.fragments: the navigation, head and footer by their key
     # catalogue.views: the filter's countries, languages and subject areas per language
     "reference_options": frozenset(),
+    # applications.forms: the language rows' options of the application page per language
+    "language_options": frozenset(),
 }
