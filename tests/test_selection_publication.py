@@ -458,3 +458,57 @@ def test_office_pages_are_for_the_office(app, committed):
     response = client.post(f"/calls/{call.id}/selection/publish", data={"csrf_token": token})
     assert response.status_code == 403
     assert _count(Publication) == 0
+
+
+def test_races_end_in_a_clear_message(committed, monkeypatch):
+    """What a second request finds when the first one got in after it read: a publication or
+    objection already there (unique constraint), a window already made final (conditional
+    update). Each ends in a clear message or nothing, never a second mail."""
+    call, office, apps = committed
+    started = utcnow() - timedelta(days=2)
+    db.session.add(
+        Publication(
+            call_id=call.id,
+            run_id=_run_id(call),
+            window_days=1,
+            window_ends_at=started + timedelta(days=1),
+            published_at=started,
+        )
+    )
+    db.session.commit()
+    # The second request read "not published" before the first one committed.
+    with monkeypatch.context() as patch:
+        patch.setattr(pub, "publication_of", lambda *_: None)
+        with pytest.raises(DomainError, match="already published"):
+            pub.publish(call, actor=office)
+    db.session.rollback()
+    assert _count(Publication) == 1 and _mails("selection_published") == []
+
+    publication = db.session.scalar(sa.select(Publication))
+    db.session.execute(
+        sa.update(Publication).values(final_at=publication.window_ends_at),
+        execution_options={"synchronize_session": False},
+    )
+    assert publication.final_at is None  # stale, as another beat's object would be
+    assert pub.finalise(publication, utcnow()) is False
+    db.session.commit()
+    assert _mails("selection_final") == []
+
+
+def test_a_double_clicked_objection_is_refused_cleanly(committed, monkeypatch):
+    call, office, apps = committed
+    pub.publish(call, actor=office, window_days=2)
+    db.session.commit()
+    mine = apps[1]
+    pub.file_objection(mine, "First click", actor=mine.student)
+    db.session.commit()
+    # The second click read "no objection yet" before the first one committed.
+    monkeypatch.setattr(pub, "objection_of", lambda *_: None)
+    with pytest.raises(DomainError, match="already filed"):
+        pub.file_objection(mine, "Second click", actor=mine.student)
+    db.session.rollback()
+    assert [o.reason for o in db.session.scalars(sa.select(Objection))] == ["First click"]
+
+
+def _run_id(call):
+    return pub.last_committed_run(call.id).id

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..applications.models import Application
@@ -69,6 +70,16 @@ def _window_days(days) -> int | None:
     return days
 
 
+def _insert_once(row, message) -> None:
+    """Insert `row` in a savepoint: a unique constraint met by a concurrent request (a double
+    click) becomes `message`, and the caller's transaction stays usable."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        raise DomainError(message) from None
+
+
 # --- publishing -------------------------------------------------------------------------------
 
 
@@ -100,9 +111,9 @@ def publish(
         final_at=None if days else now,
         list_shown=bool(show_list),
     )
-    db.session.add(publication)
+    # A second publication at the same moment meets the unique call here, before any mail.
+    _insert_once(publication, _l("The result of this call is already published."))
     call.status = CallStatus.PUBLISHED
-    db.session.flush()  # a second publication of the call fails here, before any mail
     audit.record(
         "selection.published",
         call,
@@ -171,8 +182,7 @@ def file_objection(
         filed_by_id=actor.id,
         filed_at=now,
     )
-    db.session.add(objection)
-    db.session.flush()  # a double click meets the unique constraint here
+    _insert_once(objection, _l("You have already filed an objection to this result."))
     audit.record("selection.objection_filed", application, actor=actor)
     return objection
 
