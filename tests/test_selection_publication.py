@@ -322,6 +322,7 @@ def test_the_beat_schedules_the_task():
         ("Madonna", "M."),
         ("王小明", "王**"),
         ("李雷", "李*"),
+        ("欧阳 娜娜", "欧***"),
         ("", "—"),
         (None, "—"),
     ],

@@ -26,11 +26,11 @@ def masked_name(name: str | None) -> str:
     words = (name or "").replace(",", " ").split()
     if not words:
         return "—"
+    if CJK.search(words[0]):
+        joined = "".join(words)
+        return joined[0] + "*" * max(len(joined) - 1, 1)
     if len(words) == 1:
-        word = words[0]
-        if CJK.match(word):
-            return word[0] + "*" * max(len(word) - 1, 1)
-        return word[0].upper() + "."
+        return words[0][0].upper() + "."
     return f"{words[0]} {words[-1][0].upper()}."
 
 
