@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from exchange.accounts.models import MailPreference
 from exchange.applications.models import Application, ApplicationStatus
 from exchange.calls.models import CallStatus
 from exchange.core.audit import AuditEvent
@@ -16,6 +17,7 @@ from exchange.core.database import utcnow
 from exchange.core.errors import DomainError, NotAllowed
 from exchange.extensions import db
 from exchange.mail.models import OutboxMail
+from exchange.notifications.events import title_of
 from exchange.notifications.models import Notification
 from exchange.selection import publication as pub
 from exchange.selection import signals
@@ -139,6 +141,26 @@ def test_publish_in_the_readers_language(committed):
     assert "until" in english.body_text and "objection" in english.body_text
     chinese = _mails("selection_published", apps[0].student)[0]
     assert "Tokyo" in chinese.body_text and "Spring exchange" in chinese.subject
+
+
+def test_publish_respects_digest_preferences_and_inactive_students(committed):
+    call, office, apps = committed
+    apps[1].student.mail_preference = MailPreference.DAILY
+    apps[2].student.active = False
+    db.session.commit()
+    pub.publish(call, actor=office)
+    db.session.commit()
+    mailed = {m.recipient_id for m in _mails("selection_published")}
+    assert mailed == {apps[0].student_id, apps[3].student_id, apps[4].student_id}
+    told = db.session.scalars(
+        sa.select(Notification.user_id).where(Notification.kind.like("selection.%"))
+    ).all()
+    assert sorted(told) == sorted(a.student_id for a in apps if a is not apps[2])
+    digest = db.session.scalar(
+        sa.select(Notification).where(Notification.user_id == apps[1].student_id)
+    )
+    assert digest.mail_id is None and digest.data["offering"] == "Tokyo"
+    assert title_of(digest) == "Selection result of Spring exchange: you have a place at Tokyo"
 
 
 def test_publish_twice_is_refused_and_writes_nothing_more(committed):

@@ -11,10 +11,13 @@ from ..applications.models import Application
 from ..calls.models import CallOffering
 from ..catalogue.models import Agreement, Partner
 from ..extensions import db
+from ..mail.operations import queue_mails
 from ..selection import signals as selection_signals
 from ..selection.models import AllocationOutcome
 from . import events
 from .events import deadline_data, notify
+from .labels import present
+from .models import Notification
 
 events.declare(
     "selection.placed",
@@ -57,43 +60,83 @@ def _outcomes(run_id: int):
     ).all()
 
 
-def _result_data(application, publication, **extra):
-    data = {
-        "application_id": application.id,
-        "path": f"/applications/{application.id}/selection",
-        "call": application.call.title,
-        **extra,
-    }
-    if publication.window_ends_at is not None:
-        data.update(deadline_data(publication.window_ends_at, application.call.timezone))
-    return data
-
-
 def _published(publication, **_):
-    for outcome, application, partner in _outcomes(publication.run_id):
-        notify(
+    rows = _outcomes(publication.run_id)
+    for outcome in sorted({o for o, _a, _p in rows}, key=lambda o: o.value):
+        _notify_all(
             f"selection.{outcome.value}",
-            [application.student],
-            obj=application,
-            data=_result_data(
-                application,
-                publication,
-                outcome=outcome.value,
-                offering=partner,
-            ),
-            key=f"publication-{publication.id}-{application.id}",
+            [(a, {"offering": partner or ""}) for o, a, partner in rows if o is outcome],
+            publication,
+            f"publication-{publication.id}",
+            outcome=outcome.value,
         )
 
 
 def _finalised(publication, **_):
-    for outcome, application, _partner in _outcomes(publication.run_id):
-        notify(
-            "selection.final",
-            [application.student],
-            obj=application,
-            data=_result_data(application, publication, outcome=outcome.value),
-            key=f"publication-{publication.id}-{application.id}-final",
+    _notify_all(
+        "selection.final",
+        [(a, {}) for _o, a, _p in _outcomes(publication.run_id)],
+        publication,
+        f"publication-{publication.id}-final",
+    )
+
+
+def _notify_all(kind_name, people, publication, key, **shared):
+    """What `notify` does for each applicant, for all of them at once: one statement finds who
+    was already told (the same dedup keys as notify's), one rendering per language and time
+    zone serves every mail (queue_mails), one INSERT adds the notifications. `people`:
+    (application, its own values) pairs; `shared` holds what the template tests."""
+    kind = events.EVENTS[kind_name]
+    fresh = _not_yet_told(kind_name, people, key)
+    if not fresh:
+        return
+    call = fresh[0][1].call
+    window = (
+        deadline_data(publication.window_ends_at, call.timezone)
+        if publication.window_ends_at is not None
+        else {}
+    )
+    common = {"call": call.title, **shared, **window}
+    mailed = [(k, a, own) for k, a, own in fresh if events.wants_mail_now(a.student, kind)]
+    mails = queue_mails(
+        kind.template,
+        [a.student for _k, a, _own in mailed],
+        [dict(own, link=events.absolute(_path(a))) for _k, a, own in mailed],
+        present(common),
+        objs=[a for _k, a, _own in mailed],
+    )
+    mail_ids = {k: m.id for (k, _a, _own), m in zip(mailed, mails, strict=True)}
+    db.session.add_all(
+        Notification(
+            dedup_key=k,
+            user_id=a.student_id,
+            kind=kind_name,
+            object_type="Application",
+            object_id=str(a.id),
+            data={**common, **own, "application_id": a.id, "path": _path(a)},
+            mail_id=mail_ids.get(k),
         )
+        for k, a, own in fresh
+    )
+
+
+def _not_yet_told(kind_name, people, key):
+    """(dedup key, application, own values) of the active applicants not told yet."""
+    keyed = {
+        f"{kind_name}:{key}-{a.id}:{a.student_id}": (a, own)
+        for a, own in people
+        if a.student.active
+    }
+    told = set(
+        db.session.scalars(
+            sa.select(Notification.dedup_key).where(Notification.dedup_key.in_(list(keyed)))
+        )
+    )
+    return [(k, a, own) for k, (a, own) in keyed.items() if k not in told]
+
+
+def _path(application) -> str:
+    return f"/applications/{application.id}/selection"
 
 
 def _objection_answered(objection, **_):
@@ -104,7 +147,7 @@ def _objection_answered(objection, **_):
         obj=application,
         data={
             "application_id": application.id,
-            "path": f"/applications/{application.id}/selection",
+            "path": _path(application),
             "call": application.call.title,
             "upheld": objection.status.value == "upheld",
             "answer": objection.answer,
