@@ -3,6 +3,7 @@ through the outbox; publish refused before the commit and the second time; one o
 applicant within the window, answered once; final at the window's end by the beat task
 (exactly once) and on read before it; the masked list and who may see it."""
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -48,6 +49,10 @@ def _offering(call, name, places):
 
 @pytest.fixture
 def committed(app):
+    return _committed_call()
+
+
+def _committed_call():
     """A closed call, allocated and committed: Tokyo (2 places) and Lyon (1) for four
     applicants who want both, and one who wants only Oslo (no places): 3 placed, 1 waitlisted,
     1 not placed."""
@@ -535,3 +540,48 @@ def test_a_double_clicked_objection_is_refused_cleanly(committed, monkeypatch):
 
 def _run_id(call):
     return pub.last_committed_run(call.id).id
+
+
+@pytest.mark.committed
+def test_two_beats_at_once_make_a_result_final_once(committed_app):
+    app = committed_app
+    with app.app_context():
+        call, office, apps = _committed_call()
+        pub.publish(call, actor=office, window_days=1, now=utcnow() - timedelta(days=2))
+        db.session.commit()
+        student_ids = [a.student_id for a in apps]
+        db.session.remove()
+    barrier = threading.Barrier(2)
+    counts, errors = [], []
+
+    def beat():
+        with app.app_context():
+            try:
+                barrier.wait(timeout=10)
+                counts.append(pub.finalise_due(utcnow()))
+                db.session.commit()
+            except Exception as exc:  # surfaced below
+                db.session.rollback()
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=beat) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    with app.app_context():
+        sent = db.session.scalars(
+            sa.select(OutboxMail.recipient_id).where(OutboxMail.template == "selection_final")
+        ).all()
+        assert sorted(sent) == sorted(student_ids), (counts, errors)
+        finals = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "selection.final")
+        )
+        assert finals == 1
+        if db.engine.dialect.name == "postgresql":
+            assert errors == [] and sorted(counts) == [0, 1]
+        db.session.remove()
