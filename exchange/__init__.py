@@ -35,6 +35,8 @@ from .main.views import bp as main_bp
 from .notifications import receivers as notification_receivers
 from .notifications.views import bp as notifications_bp
 from .selection import labels as selection_labels
+from .selection import publication as selection_publication
+from .selection import publication_views  # noqa: F401  (its routes join the selection blueprint)
 from .selection.cli import selection_cli
 from .selection.views import bp as selection_bp
 from .students.cli import students_cli
@@ -84,6 +86,7 @@ def register_extensions(app):
     accounts_labels.init_app(app)
     catalogue_labels.init_app(app)
     selection_labels.init_app(app)
+    selection_publication.init_app(app)
     fragments.init_app(app)
     login_manager.init_app(app)
     security.init_app(app)

@@ -88,6 +88,10 @@ def beat_schedule(config=None):
             "schedule": timedelta(minutes=5),
         },
         "digests": {"task": "exchange.notifications.digests", "schedule": timedelta(minutes=15)},
+        "finalise-publications": {
+            "task": "exchange.selection.finalise_publications",
+            "schedule": timedelta(minutes=5),
+        },
     }
 
 

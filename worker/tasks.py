@@ -71,6 +71,19 @@ def send_digests():
     return counts
 
 
+@celery.task(name="exchange.selection.finalise_publications")
+def finalise_publications():
+    """Make final the published results whose objection window has ended (every five
+    minutes); each is recorded and notified once however many beats run."""
+    from exchange.core.database import utcnow
+    from exchange.extensions import db
+    from exchange.selection.publication import finalise_due
+
+    count = finalise_due(utcnow())
+    db.session.commit()
+    return count
+
+
 @celery.task(name="exchange.accounts.handle_reset_request")
 def handle_reset_request(request_id: int):
     """The reset link asked for on the forgot-password form (the request only records it)."""

@@ -191,3 +191,88 @@ class AllocationOutcome(db.Model):
     overridden: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Why higher choices were not given (engine.ChoiceNote as lists), for the explanation.
     notes: Mapped[list] = mapped_column(sa.JSON, default=list)
+
+
+# --- publication (issue 15, item 4) -----------------------------------------------------------
+
+
+class ObjectionStatus(enum.Enum):
+    OPEN = "open"
+    UPHELD = "upheld"
+    DISMISSED = "dismissed"
+
+
+class Publication(db.Model):
+    """A call's committed allocation run made known to its applicants: once per call. With an
+    objection window the result becomes final when the window ends (`final_at` is written by
+    the beat, exactly once; pages compute it from `window_ends_at` before the beat runs)."""
+
+    __tablename__ = "selection_publications"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "window_days IS NULL OR window_days BETWEEN 1 AND 60", name="window_days_range"
+        ),
+        sa.CheckConstraint(
+            "(window_days IS NULL) = (window_ends_at IS NULL)", name="window_has_end"
+        ),
+        sa.Index("ix_selection_publications_due", "final_at", "window_ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("allocation_runs.id"))
+    published_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    window_days: Mapped[int | None]
+    window_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Whether every applicant of the call sees the ranked list (names masked).
+    list_shown: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+    call: Mapped[Call] = relationship()
+    run: Mapped[AllocationRun] = relationship()
+    published_by: Mapped[User | None] = relationship()
+
+    def is_final(self, now: datetime) -> bool:
+        return (
+            self.final_at is not None or self.window_ends_at is None or now >= self.window_ends_at
+        )
+
+    def window_open(self, now: datetime) -> bool:
+        return self.window_ends_at is not None and now < self.window_ends_at
+
+
+class Objection(db.Model):
+    """A student's objection to the published result of their application: one each, filed
+    within the window, answered once by the office."""
+
+    __tablename__ = "selection_objections"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "publication_id", "application_id", name="uq_selection_objections_once"
+        ),
+        sa.CheckConstraint(
+            "(status = 'open') = (answered_at IS NULL)", name="answered_when_decided"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    publication_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("selection_publications.id", ondelete="CASCADE"), index=True
+    )
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(sa.Text)
+    filed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[ObjectionStatus] = mapped_column(
+        enum_column(ObjectionStatus), default=ObjectionStatus.OPEN
+    )
+    answer: Mapped[str | None] = mapped_column(sa.Text)
+    answered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    publication: Mapped[Publication] = relationship()
+    application: Mapped[Application] = relationship()
+    answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id])

@@ -11,13 +11,14 @@ from flask_login import current_user, login_required
 from ..accounts.models import Role
 from ..applications.models import Application
 from ..calls.models import Call, CallOffering
+from ..core.database import utcnow
 from ..core.errors import DomainError
 from ..core.forms import ConfirmForm
 from ..core.params import whole
 from ..core.security import roles_required
 from ..core.views import run_and_flash
 from ..extensions import db
-from . import allocation, queries
+from . import allocation, publication_queries, queries
 from . import operations as ops
 from .models import CriterionKind, SelectionCriterion, TieBreak
 
@@ -247,4 +248,6 @@ def result(application_id):
         "selection/result.html",
         application=application,
         result=queries.student_result(application),
+        publication=publication_queries.student_part(application, utcnow()),
+        form=ConfirmForm(),
     )
