@@ -1,7 +1,7 @@
 """publish: selection publications and objections (issue 15, item 4)
 
-Revision ID: 0012_publish
-Revises: 0011_selection
+Revision ID: 0013_publish
+Revises: 0012_pagefast
 Create Date: 2026-11-30 12:01:43.840871
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0012_publish'
-down_revision = '0011_selection'
+revision = '0013_publish'
+down_revision = '0012_pagefast'
 branch_labels = None
 depends_on = None
 
