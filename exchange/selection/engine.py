@@ -16,10 +16,9 @@ choices) with dictionary look-ups.
 import enum
 import gc
 import random
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import NamedTuple
 
 CEFR_RANKS = {"A1": 1, "A2": 2, "B1": 3, "B2": 4, "C1": 5, "C2": 6}
@@ -117,12 +116,30 @@ class Placement:
     offering_id: int | None = None
     choice: int | None = None  # rank of the placed choice; None when unplaced or off-list
     overridden: bool = False
-    notes: tuple[ChoiceNote, ...] = ()  # the choices above the one they got, and why not
+    # Why the choices above the one they got were not given: written out only where a quota
+    # stood in the way; otherwise None, and `notes` reads them off the choices and the fill
+    # when asked (most applicants of a full call are never explained one by one).
+    quota_notes: tuple[ChoiceNote, ...] | None = None
+    choices: tuple[int, ...] = ()  # the applicant's, shared, not copied
+    fill: Mapping[int, "Fill"] | None = field(default=None, repr=False, compare=False)
 
     @property
     def parts(self) -> dict[int, float]:
         """Criterion id -> points."""
         return dict(zip(self.criteria, self.points, strict=True))
+
+    @property
+    def notes(self) -> tuple[ChoiceNote, ...]:
+        """The choices above the one they got, and why not (none for an override)."""
+        if self.quota_notes is not None:
+            return self.quota_notes
+        if self.overridden or self.fill is None:
+            return ()
+        above = self.choices if self.choice is None else self.choices[: self.choice - 1]
+        return tuple(
+            ChoiceNote(choice, o, Reason.NO_PLACES if self.fill[o].places == 0 else Reason.FULL)
+            for choice, o in enumerate(above, 1)
+        )
 
 
 @dataclass(slots=True)
@@ -205,7 +222,19 @@ def fraction(applicant: Applicant, criterion: Criterion) -> float:
 def points(applicant: Applicant, criteria: Sequence[Criterion]) -> tuple[float, tuple[float, ...]]:
     """The total and its parts in the order of `criteria`, rounded to 4 places (as stored):
     the total is the sum of the parts shown, and equal inputs give equal totals."""
-    parts = tuple([round(c.weight * FRACTIONS[c.kind](applicant, c), 4) for c in criteria])
+    return _points(applicant, _scorers(criteria))
+
+
+Scorer = tuple[Callable[[Applicant, Criterion], float], float, Criterion]
+
+
+def _scorers(criteria: Sequence[Criterion]) -> list[Scorer]:
+    """Each criterion's fraction function and weight, looked up once for all applicants."""
+    return [(FRACTIONS[c.kind], c.weight, c) for c in criteria]
+
+
+def _points(applicant: Applicant, scorers: list[Scorer]) -> tuple[float, tuple[float, ...]]:
+    parts = tuple([round(weight * f(applicant, c), 4) for f, weight, c in scorers])
     return round(sum(parts), 4), parts
 
 
@@ -235,7 +264,7 @@ def draw(application_ids: Iterable[int], seed: int) -> dict[int, int]:
     """The random draw: a permutation of the applications, fixed by the seed alone."""
     order = sorted(application_ids)
     random.Random(seed).shuffle(order)
-    return {app_id: position for position, app_id in enumerate(order)}
+    return dict(zip(order, range(len(order)), strict=True))
 
 
 def rank(
@@ -243,23 +272,33 @@ def rank(
     criteria: Sequence[Criterion],
     tie_breaks: Sequence[str],
     seed: int,
+    fill: Mapping[int, Fill] | None = None,
 ) -> list[tuple[Applicant, Placement]]:
+    """The applicants with their placements (not yet placed), best first."""
     check_criteria(criteria)
     for t in tie_breaks:
         if t not in TIE_BREAKS:
             raise AllocationInputError("unknown_tie_break", tie_break=t)
     drawn = draw((a.application_id for a in applicants), seed)
+    if len(drawn) != len(applicants):
+        raise AllocationInputError("duplicate_applicant")
     ids = tuple(c.id for c in criteria)
     keys = [TIE_BREAKS[t] for t in tie_breaks]
-    rows = []
+    scorers = _scorers(criteria)
+    sort_keys, placements = [], []
     for a in applicants:
-        total, parts = points(a, criteria)
-        key = (-total, *[k(a) for k in keys], drawn[a.application_id])
-        rows.append((key, a, Placement(a.application_id, total, parts, ids, 0)))
-    rows.sort(key=itemgetter(0))
-    for position, row in enumerate(rows, 1):
-        row[2].rank = position
-    return [(a, placement) for _key, a, placement in rows]
+        total, parts = _points(a, scorers)
+        sort_keys.append((-total, *[k(a) for k in keys], drawn[a.application_id]))
+        placements.append(
+            Placement(a.application_id, total, parts, ids, 0, choices=a.choices, fill=fill)
+        )
+    order = sorted(range(len(applicants)), key=sort_keys.__getitem__)
+    ranked = []
+    for position, i in enumerate(order, 1):
+        placement = placements[i]
+        placement.rank = position
+        ranked.append((applicants[i], placement))
+    return ranked
 
 
 # --- placing ----------------------------------------------------------------------------------
@@ -347,29 +386,33 @@ def _place_overrides(ranked, overrides: Sequence[Override], places: _Places) -> 
 
 
 def _place(applicant: Applicant, placement: Placement, places: _Places) -> None:
-    fill, quoted = places.fill, places.quoted
     choices = applicant.choices
-    first = fill[choices[0]]
-    # Most applicants take a free first choice without a quota: no further work for them.
-    if choices[0] not in quoted and len(first.holders) < first.places:
-        first.holders.append(placement.rank)
-        placement.outcome, placement.offering_id, placement.choice = (
-            Outcome.PLACED,
-            choices[0],
-            1,
-        )
+    if places.quoted and not places.quoted.isdisjoint(choices):
+        _place_quoted(applicant, placement, places)
         return
+    # No quota on any choice: the first with a free place, and no notes to write (they follow
+    # from the fill, see Placement.notes).
+    fill = places.fill
+    for choice, offering_id in enumerate(choices, 1):
+        this = fill[offering_id]
+        if len(this.holders) < this.places:
+            this.holders.append(placement.rank)
+            placement.outcome = Outcome.PLACED
+            placement.offering_id = offering_id
+            placement.choice = choice
+            return
+    for offering_id in choices:
+        if fill[offering_id].places:
+            placement.outcome = Outcome.WAITLISTED
+            return
+    placement.outcome = Outcome.NOT_PLACED
+
+
+def _place_quoted(applicant: Applicant, placement: Placement, places: _Places) -> None:
     notes = []
     groups = applicant.groups
-    for choice, offering_id in enumerate(choices, 1):
-        if offering_id in quoted:
-            blocked = places.blocker(offering_id, groups)
-        else:
-            this = fill[offering_id]
-            if len(this.holders) < this.places:
-                blocked = None
-            else:
-                blocked = (Reason.NO_PLACES if this.places == 0 else Reason.FULL), None
+    for choice, offering_id in enumerate(applicant.choices, 1):
+        blocked = places.blocker(offering_id, groups)
         if blocked is None:
             places.take(offering_id, groups, placement.rank)
             placement.outcome = Outcome.PLACED
@@ -378,11 +421,9 @@ def _place(applicant: Applicant, placement: Placement, places: _Places) -> None:
             break
         notes.append(ChoiceNote(choice, offering_id, *blocked))
     else:
-        hopeless = all(
-            places.never(o, groups) if o in quoted else fill[o].places == 0 for o in choices
-        )
+        hopeless = all(places.never(o, groups) for o in applicant.choices)
         placement.outcome = Outcome.NOT_PLACED if hopeless else Outcome.WAITLISTED
-    placement.notes = tuple(notes)
+    placement.quota_notes = tuple(notes)
 
 
 @contextmanager
@@ -396,7 +437,20 @@ def _no_cycle_collection() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            _promote_survivors()
             gc.enable()
+
+
+def _promote_survivors() -> None:
+    """Move what the run made to the oldest generation without a scan. Re-enabled as it is,
+    the collector's next young collection would walk every object the run made (all young,
+    and cold in the cache by now: about a tenth of the run at 100k applicants), then walk them
+    again on their way to the old generation; there they wait for the next full collection,
+    as objects promoted the usual way do. Skipped when the process froze objects of its own
+    (gc.freeze before forking workers): unfreezing would hand those back to the collector."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 def allocate(
@@ -415,13 +469,11 @@ def allocate(
 
 
 def _allocate(applicants, offerings, criteria, seed, tie_breaks, overrides) -> Allocation:
-    ids = [a.application_id for a in applicants]
-    if len(set(ids)) != len(ids):
-        raise AllocationInputError("duplicate_applicant")
     places = _Places(offerings)
     _check_choices(applicants, set(places.fill))
-    ranked = rank(applicants, criteria, tie_breaks, seed)
-    _place_overrides(ranked, overrides, places)
+    ranked = rank(applicants, criteria, tie_breaks, seed, places.fill)
+    if overrides:
+        _place_overrides(ranked, overrides, places)
     for applicant, placement in ranked:
         if not placement.overridden:
             _place(applicant, placement, places)

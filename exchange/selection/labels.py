@@ -14,6 +14,7 @@ EVENTS = {
 ACTIONS = {
     "selection.criteria_set": _l("Selection criteria set"),
     "selection.scored": _l("Committee score entered"),
+    "selection.score_cleared": _l("Committee score removed"),
     "selection.tie_breaks_set": _l("Tie-breaks set"),
     "selection.quota_set": _l("Quota set"),
     "selection.overridden": _l("Placement overridden"),

@@ -218,6 +218,33 @@ def record_score(
     return row
 
 
+def clear_score(application: Application, criterion: SelectionCriterion, *, actor: User) -> bool:
+    """Remove one committee score (the allocation then waits for a new one); False if there
+    was none."""
+    if not may_score(actor, application):
+        raise NotAllowed(_l("You may not score this application."))
+    if criterion.call_id != application.call_id or criterion.kind is not CriterionKind.COMMITTEE:
+        raise DomainError(_l("This criterion is not scored by the committee of this call."))
+    require_selecting(application.call)
+    row = db.session.scalar(
+        db.select(SelectionScore).where(
+            SelectionScore.application_id == application.id,
+            SelectionScore.criterion_id == criterion.id,
+        )
+    )
+    if row is None:
+        return False
+    before = str(row.value)
+    db.session.delete(row)
+    audit.record(
+        "selection.score_cleared",
+        application,
+        actor=actor,
+        details={"criterion": criterion.label, "score": [before, None]},
+    )
+    return True
+
+
 # --- tie-breaks and quotas --------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 from ..accounts.labels import DEGREE_LABELS
 from ..accounts.models import DegreeLevel, StudentProfile, Unit, UnitFunction, User
 from ..applications.models import Application
+from ..calls.labels import offering_terms
 from ..calls.models import Call, CallOffering
 from ..catalogue.models import Agreement
 from ..extensions import db
@@ -20,6 +21,7 @@ from .models import (
     AllocationOverride,
     AllocationRun,
     CriterionKind,
+    OfferingQuota,
     RunKind,
     SelectionCriterion,
     SelectionScore,
@@ -27,27 +29,39 @@ from .models import (
 )
 from .operations import ALLOCATABLE, criteria_of
 
-RANKED_LIMIT = 2000  # rows of the ranked list on one page
+RANKED_PAGE = 200  # rows of the ranked list on one page
+CHANGES_PAGE = 200  # changes since the run before on one page
 
 
 def offering_names(call_id: int) -> dict[int, tuple[str, int]]:
-    """Offering id -> (partner name, places), in the call's order."""
+    """Offering id -> (name, places), in the call's order. The name is the partner's; two
+    offerings of one partner are told apart by their agreements' terms, as elsewhere."""
     offerings = db.session.scalars(
         sa.select(CallOffering)
         .where(CallOffering.call_id == call_id)
         .options(joinedload(CallOffering.agreement).joinedload(Agreement.partner))
         .order_by(CallOffering.id)
     ).all()
-    seen: dict[str, int] = defaultdict(int)
+    seen: dict[object, int] = defaultdict(int)
     for o in offerings:
-        seen[o.agreement.partner.name] += 1
-    return {
-        o.id: (
-            o.agreement.partner.name + (f" #{o.id}" if seen[o.agreement.partner.name] > 1 else ""),
-            o.places,
-        )
-        for o in offerings
-    }
+        a = o.agreement
+        seen[a.partner.name] += 1
+        seen[(a.partner.name, a.type, a.months_per_mobility)] += 1
+    # A call's thousands of offerings come in a few terms: each put in words once.
+    terms: dict[tuple, str] = {}
+    names = {}
+    for o in offerings:
+        a = o.agreement
+        name = a.partner.name
+        if seen[name] > 1:
+            key = (a.type, a.months_per_mobility)
+            if key not in terms:
+                terms[key] = offering_terms(a)
+            # Same partner, same terms: only the agreement's code is left to tell them apart.
+            same = seen[(name, *key)] > 1
+            name = f"{name} ({terms[key]}{' · ' + a.code if same else ''})"
+        names[o.id] = (name, o.places)
+    return names
 
 
 def overview(call: Call) -> dict:
@@ -71,8 +85,19 @@ def overview(call: Call) -> dict:
         .order_by(AllocationRun.id.desc())
         .limit(10)
     ).all()
+    quotas = db.session.execute(
+        sa.select(OfferingQuota, Unit.code)
+        .join(CallOffering, CallOffering.id == OfferingQuota.offering_id)
+        .outerjoin(Unit, Unit.id == OfferingQuota.unit_id)
+        .where(CallOffering.call_id == call.id)
+        .order_by(OfferingQuota.offering_id, Unit.code, OfferingQuota.degree_level)
+    ).all()
+    units = db.session.execute(sa.select(Unit.id, Unit.code, Unit.name).order_by(Unit.code)).all()
     return {
         "call": call,
+        "quotas": [(q, code or DEGREE_LABELS.get(q.degree_level, "?")) for q, code in quotas],
+        "units": units,
+        "degree_levels": DEGREE_LABELS,
         "criteria": criteria_of(call.id),
         "settings": db.session.get(SelectionSettings, call.id),
         "applications": allocatable,
@@ -156,8 +181,8 @@ def _explained(outcome: AllocationOutcome, names, holders, group_holders, units)
     )
 
 
-def _outcome_rows(run_id: int):
-    return db.session.execute(
+def _outcome_rows(run_id: int, *where, page: "Pager | None" = None):
+    statement = (
         sa.select(
             AllocationOutcome,
             User.name,
@@ -169,36 +194,70 @@ def _outcome_rows(run_id: int):
         .join(User, User.id == Application.student_id)
         .outerjoin(Unit, Unit.id == Application.unit_id)
         .outerjoin(StudentProfile, StudentProfile.user_id == Application.student_id)
-        .where(AllocationOutcome.run_id == run_id)
+        .where(AllocationOutcome.run_id == run_id, *where)
         .order_by(AllocationOutcome.rank)
-    ).all()
+    )
+    if page is not None:
+        statement = statement.limit(page.size).offset(page.offset)
+    return db.session.execute(statement).all()
 
 
-def _holders(rows):
+def _holders(run_id: int):
+    """The ranks holding each offering's places, and each quota group's (units by id, degree
+    levels by value): every placed outcome of the run, a few columns each."""
     holders: dict = defaultdict(list)
     group_holders: dict = defaultdict(list)
-    for outcome, _name, _code, unit_id, level in rows:
-        if outcome.offering_id is None:
-            continue
-        holders[outcome.offering_id].append(outcome.rank)
-        group_holders[(outcome.offering_id, ("unit", unit_id))].append(outcome.rank)
-        group_holders[(outcome.offering_id, ("level", getattr(level, "value", None)))].append(
-            outcome.rank
+    placed = db.session.execute(
+        sa.select(
+            AllocationOutcome.offering_id,
+            AllocationOutcome.rank,
+            Application.unit_id,
+            StudentProfile.degree_level,
         )
+        .join(Application, Application.id == AllocationOutcome.application_id)
+        .outerjoin(StudentProfile, StudentProfile.user_id == Application.student_id)
+        .where(AllocationOutcome.run_id == run_id, AllocationOutcome.offering_id.is_not(None))
+        .order_by(AllocationOutcome.rank)
+    )
+    for offering_id, rank, unit_id, level in placed:
+        holders[offering_id].append(rank)
+        group_holders[(offering_id, ("unit", unit_id))].append(rank)
+        group_holders[(offering_id, ("level", getattr(level, "value", None)))].append(rank)
     return holders, group_holders
 
 
-def run_page(call: Call, run_id: int) -> dict | None:
-    run = db.session.scalar(
-        sa.select(AllocationRun).where(AllocationRun.id == run_id, AllocationRun.call_id == call.id)
-    )
-    if run is None:
-        return None
-    names = offering_names(call.id)
-    rows = _outcome_rows(run.id)
+@dataclass(frozen=True)
+class Pager:
+    """One page of a long list: `number` from 1, clamped to the pages there are."""
+
+    number: int
+    size: int
+    total: int
+
+    @classmethod
+    def of(cls, number: int | None, size: int, total: int) -> "Pager":
+        return cls(min(max(number or 1, 1), cls(1, size, total).pages), size, total)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def first(self) -> int:
+        return self.offset + 1 if self.total else 0
+
+    @property
+    def last(self) -> int:
+        return min(self.offset + self.size, self.total)
+
+
+def _ranked(rows, names, holders, group_holders) -> list[RankedRow]:
     units = {unit_id: code for _o, _n, code, unit_id, _l in rows if unit_id is not None}
-    holders, group_holders = _holders(rows)
-    ranked = [
+    return [
         RankedRow(
             o.application_id,
             name,
@@ -212,54 +271,113 @@ def run_page(call: Call, run_id: int) -> dict | None:
             o.overridden,
             _explained(o, names, holders, group_holders, units),
         )
-        for o, name, code, _unit, _level in rows[:RANKED_LIMIT]
+        for o, name, code, _unit, _level in rows
     ]
+
+
+def _count(statement) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery())) or 0
+
+
+def run_page(call: Call, run_id: int, page: int | None = 1, changes_page: int | None = 1):
+    """One run: the fill of every offering, one page of the ranked list (explained) and one
+    page of what changed since the run before; the same statements for 10 or 100,000
+    outcomes. None if the call has no such run."""
+    run = db.session.scalar(
+        sa.select(AllocationRun).where(AllocationRun.id == run_id, AllocationRun.call_id == call.id)
+    )
+    if run is None:
+        return None
+    names = offering_names(call.id)
+    total = _count(sa.select(AllocationOutcome.id).where(AllocationOutcome.run_id == run.id))
+    pager = Pager.of(page, RANKED_PAGE, total)
+    holders, group_holders = _holders(run.id)
+    ranked = _ranked(_outcome_rows(run.id, page=pager), names, holders, group_holders)
     fill = [(oid, name, places, len(holders[oid])) for oid, (name, places) in names.items()]
+    changes, changes_pager = _changes(run, names, changes_page)
     return {
         "call": call,
         "run": run,
         "ranked": ranked,
-        "total": len(rows),
+        "total": total,
+        "pager": pager,
         "fill": fill,
-        "changes": _changes(run, rows, names),
+        "changes": changes,
+        "changes_pager": changes_pager,
         "labels": {str(c.id): c.label for c in criteria_of(call.id)},
     }
 
 
-def _changes(run: AllocationRun, rows, names) -> list[tuple[str, str, str]] | None:
-    """What changed since the run before (None when there was none): (student, before, now)."""
+def _changed_statement(run_id: int, before_id: int):
+    """(application, rank now or None, outcome and offering now, then) of every application
+    whose outcome or place differs between the runs, or that is in one run only."""
+    now, then = sa.orm.aliased(AllocationOutcome), sa.orm.aliased(AllocationOutcome)
+    changed = (
+        sa.select(
+            now.application_id,
+            now.rank,
+            now.outcome,
+            now.offering_id,
+            then.outcome.label("then_outcome"),
+            then.offering_id.label("then_offering"),
+        )
+        .outerjoin(
+            then, sa.and_(then.run_id == before_id, then.application_id == now.application_id)
+        )
+        .where(
+            now.run_id == run_id,
+            sa.or_(
+                then.id.is_(None),
+                then.outcome != now.outcome,
+                sa.not_(then.offering_id.is_not_distinct_from(now.offering_id)),
+            ),
+        )
+    )
+    still = sa.select(now.id).where(now.run_id == run_id, now.application_id == then.application_id)
+    gone = sa.select(
+        then.application_id,
+        sa.null().label("rank"),
+        sa.null().label("outcome"),
+        sa.null().label("offering_id"),
+        then.outcome,
+        then.offering_id,
+    ).where(then.run_id == before_id, ~still.exists())
+    return sa.union_all(changed, gone)
+
+
+def _changes(run: AllocationRun, names, number: int | None):
+    """One page of what changed since the run before, (student, before, now) in rank order,
+    and its pager; (None, None) when there was no run before."""
     before_id = db.session.scalar(
         sa.select(sa.func.max(AllocationRun.id)).where(
             AllocationRun.call_id == run.call_id, AllocationRun.id < run.id
         )
     )
     if before_id is None:
-        return None
-    before = {
-        app_id: (outcome.value, offering_id)
-        for app_id, outcome, offering_id in db.session.execute(
-            sa.select(
-                AllocationOutcome.application_id,
-                AllocationOutcome.outcome,
-                AllocationOutcome.offering_id,
-            ).where(AllocationOutcome.run_id == before_id)
-        )
-    }
+        return None, None
+    changed = _changed_statement(run.id, before_id).subquery()
+    pager = Pager.of(number, CHANGES_PAGE, _count(sa.select(changed)))
+    rows = db.session.execute(
+        sa.select(changed, User.name)
+        .join(Application, Application.id == changed.c.application_id)
+        .join(User, User.id == Application.student_id)
+        .order_by(changed.c.rank.is_(None), changed.c.rank, changed.c.application_id)
+        .limit(pager.size)
+        .offset(pager.offset)
+    )
 
-    def words(state):
-        if state is None:
+    def words(outcome, offering_id):
+        if outcome is None:
             return "—"
-        outcome, offering_id = state
-        return names.get(offering_id, ("?", 0))[0] if offering_id else outcome
+        if offering_id:
+            return names.get(offering_id, ("?", 0))[0]
+        return getattr(outcome, "value", outcome)
 
-    changes = []
-    for o, name, _code, _unit, _level in rows:
-        now = (o.outcome.value, o.offering_id)
-        then = before.pop(o.application_id, None)
-        if then != now:
-            changes.append((name, words(then), words(now)))
-    changes += [(f"#{app_id}", words(state), "—") for app_id, state in before.items()]
-    return changes
+    changes = [
+        (r.name, words(r.then_outcome, r.then_offering), words(r.outcome, r.offering_id))
+        for r in rows
+    ]
+    return changes, pager
 
 
 def student_result(application: Application) -> dict | None:
@@ -272,16 +390,16 @@ def student_result(application: Application) -> dict | None:
     )
     if run_id is None:
         return None
-    page = run_page(application.call, run_id)
-    if page is None:
+    rows = _outcome_rows(run_id, AllocationOutcome.application_id == application.id)
+    if not rows:
         return None
-    mine = next((r for r in page["ranked"] if r.application_id == application.id), None)
-    if mine is None:
-        return None
+    holders, group_holders = _holders(run_id)
+    [mine] = _ranked(rows, offering_names(application.call_id), holders, group_holders)
+    total = _count(sa.select(AllocationOutcome.id).where(AllocationOutcome.run_id == run_id))
     labels = {
         str(c.id): c.label
         for c in db.session.scalars(
             sa.select(SelectionCriterion).where(SelectionCriterion.call_id == application.call_id)
         )
     }
-    return {"row": mine, "labels": labels, "total": page["total"]}
+    return {"row": mine, "labels": labels, "total": total}

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from ..accounts.models import Role
+from ..accounts.models import DegreeLevel, Role, Unit
 from ..applications.models import Application
 from ..calls.models import Call, CallOffering
 from ..core.database import utcnow
@@ -121,6 +121,45 @@ def save_tie_breaks(call_id):
     return redirect(url_for(".index", call_id=call.id))
 
 
+def _quota_group(value: str) -> tuple[Unit | None, DegreeLevel | None]:
+    """The quota's group from the form: "unit:<id>" or "level:<degree level>"."""
+    kind, _sep, key = value.partition(":")
+    if kind == "unit":
+        return db.session.get(Unit, whole(key, 0) or 0), None
+    if kind == "level" and key in {level.value for level in DegreeLevel}:
+        return None, DegreeLevel(key)
+    return None, None
+
+
+@bp.post("/calls/<int:call_id>/selection/quotas")
+@roles_required(*STAFF)
+def save_quota(call_id):
+    """Set the quota of one unit or degree level on an offering; empty places remove it."""
+    call = _call(call_id)
+    offering = db.session.get(CallOffering, whole(request.form.get("offering_id"), 0) or 0)
+    unit, level = _quota_group(request.form.get("group", ""))
+    text = request.form.get("places", "").strip()
+    places = whole(text, None, low=0) if text else None
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for(".index", call_id=call.id))
+    if offering is None or offering.call_id != call.id:
+        flash(_("Choose an offering of this call."), "danger")
+    elif unit is None and level is None:
+        flash(_("Choose a unit or a degree level."), "danger")
+    elif text and places is None:
+        flash(
+            _("A quota is a whole number of places; leave it empty to remove the quota."), "danger"
+        )
+    else:
+        run_and_flash(
+            lambda: ops.set_quota(
+                offering, places, unit=unit, degree_level=level, actor=current_user
+            ),
+            _("Quota saved.") if places is not None else _("Quota removed."),
+        )
+    return redirect(url_for(".index", call_id=call.id))
+
+
 @bp.route("/calls/<int:call_id>/selection/scores", methods=["GET", "POST"])
 @roles_required(*Role.APPROVERS)
 def scores(call_id):
@@ -153,6 +192,8 @@ def _save_scores(call: Call, form) -> int:
             raise DomainError(_("The grid is out of date; reload the page."))
         if value.strip():
             ops.record_score(application, criterion, value, actor=current_user)
+            saved += 1
+        elif ops.clear_score(application, criterion, actor=current_user):
             saved += 1
     return saved
 
@@ -197,7 +238,12 @@ def commit(call_id):
 @bp.get("/calls/<int:call_id>/selection/runs/<int:run_id>")
 @roles_required(*STAFF)
 def run(call_id, run_id):
-    page = queries.run_page(_call(call_id), run_id)
+    page = queries.run_page(
+        _call(call_id),
+        run_id,
+        page=whole(request.args.get("page"), 1, low=1),
+        changes_page=whole(request.args.get("changes"), 1, low=1),
+    )
     if page is None:
         abort(404)
     return render_template("selection/run.html", form=ConfirmForm(), **page)
