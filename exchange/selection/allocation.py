@@ -22,7 +22,7 @@ from ..core import audit
 from ..core.database import utcnow
 from ..core.errors import DomainError
 from ..extensions import db
-from . import bulk, engine
+from . import bulk, engine, offers
 from .models import (
     AllocationOverride,
     AllocationRun,
@@ -334,6 +334,7 @@ def commit_allocation(
     run = _new_run(call, RunKind.COMMITTED, result, data, actor)
     _write_outcomes(run, result)
     changed = _write_applications(call, result, actor, now)
+    offers.open_offers(call, now)  # each placement is an offer with its deadline
     call.status = CallStatus.ALLOCATING
     _check_capacity(call)
     audit.record(
