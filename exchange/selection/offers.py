@@ -79,9 +79,7 @@ def open_offers(call: Call, now: datetime) -> int:
     )
     if answered:
         raise DomainError(
-            _l(
-                "Students have answered their offers: the allocation cannot be committed again."
-            )
+            _l("Students have answered their offers: the allocation cannot be committed again.")
         )
     db.session.execute(
         sa.update(SelectionOffer)

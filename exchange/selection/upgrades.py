@@ -12,7 +12,12 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from ..applications.models import Application, ApplicationChoice, ApplicationStatus
+from ..applications.models import (
+    Application,
+    ApplicationChoice,
+    ApplicationEvent,
+    ApplicationStatus,
+)
 from ..extensions import db
 from . import signals
 from .models import (
@@ -61,8 +66,9 @@ def _latest_run(call_id: int):
     )
 
 
-def candidates(call_id: int, offering_id: int, skip: set[int]):
-    """(application id, choice rank of the offering, held offer or None), best first."""
+def candidates(call_id: int, offering_id: int, skip: set[int], now: datetime):
+    """(application id, choice rank of the offering, held offer or None) of the best
+    candidate. A holder whose open offer has expired (the beat has not come yet) is none."""
     held = sa.orm.aliased(SelectionOffer)
     statement = (
         sa.select(Application.id, ApplicationChoice.rank, held)
@@ -90,6 +96,7 @@ def candidates(call_id: int, offering_id: int, skip: set[int]):
                     Application.status.in_((ApplicationStatus.PLACED, ApplicationStatus.ACCEPTED)),
                     held.choice_rank > ApplicationChoice.rank,
                     held.no_upgrades.is_(False),
+                    sa.or_(held.status == OfferStatus.ACCEPTED, held.expires_at > now),
                 ),
             ),
         )
@@ -144,6 +151,15 @@ def _move(call_id, application_id, held: SelectionOffer | None, offering_id, cho
         answered_at=now if status is ApplicationStatus.ACCEPTED else None,
     )
     db.session.add(offer)
+    db.session.add(
+        ApplicationEvent(
+            application_id=application_id,
+            at=now,
+            action="offer_upgraded",
+            from_status=before,
+            to_status=status,
+        )
+    )
     db.session.flush()
     signals.offer_changed.send(
         offer, change="upgraded", before=before.value, after=status.value, previous=held
@@ -157,7 +173,7 @@ def fill_places(call_id: int, offering_ids: list[int], now: datetime) -> int:
     while queue:
         offering_id = queue.pop(0)
         tried: set[int] = set()
-        while (row := candidates(call_id, offering_id, tried)) is not None:
+        while (row := candidates(call_id, offering_id, tried, now)) is not None:
             application_id, choice, held = row
             tried.add(application_id)
             if not take_place(offering_id):

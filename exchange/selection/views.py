@@ -248,3 +248,7 @@ def result(application_id):
         application=application,
         result=queries.student_result(application),
     )
+
+
+# The answers to offers are routes on this blueprint too (registered when it is).
+from . import offer_views  # noqa: E402, F401

@@ -1,0 +1,215 @@
+"""Offers and upgrades (issue 15, items 5, 6 and 8): the committed allocation's offers with
+their deadline, accept and decline, expiry by the beat, reminders once per threshold, the
+upgrade chain, opting out, and clear refusals that write nothing."""
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from exchange.applications.models import Application, ApplicationEvent, ApplicationStatus
+from exchange.core.database import utcnow
+from exchange.core.errors import DomainError, NotAllowed
+from exchange.extensions import db
+from exchange.notifications.models import Notification, Reminder
+from exchange.notifications.offer_notices import offer_reminders
+from exchange.selection import offers, upgrades
+from exchange.selection.allocation import commit_allocation
+from exchange.selection.models import OfferingFill, OfferStatus, SelectionOffer
+
+from .conftest import client_for, csrf_token
+from .factories import coordinator
+from .test_selection import _approved, _closed_call, _offering
+
+P = ApplicationStatus
+
+
+@pytest.fixture
+def offered(app):
+    """Tokyo 2 places, Lyon 1; five students wanting Tokyo then Lyon, best first: after the
+    allocation 0 and 1 hold Tokyo, 2 holds Lyon (its second choice), 3 and 4 wait."""
+    call = _closed_call()
+    tokyo, lyon = _offering(call, "Tokyo", 2), _offering(call, "Lyon", 1)
+    gpas = ["3.90", "3.70", "3.50", "3.30", "3.10"]
+    apps = [_approved(call, [tokyo, lyon], gpa, minutes=i) for i, gpa in enumerate(gpas)]
+    offers.set_offer_days(call, 5, actor=None)
+    commit_allocation(call, actor=coordinator(), seed=1)
+    db.session.commit()
+    return call, tokyo, lyon, apps
+
+
+def _state(app_):
+    application = db.session.get(Application, app_.id)
+    db.session.refresh(application)
+    offer = offers.holding_offer(app_.id)
+    return application.status, offer.offering_id if offer else None
+
+
+def _fill(offering):
+    return db.session.get(OfferingFill, offering.id, populate_existing=True).filled
+
+
+def _kinds(app_):
+    return set(
+        db.session.scalars(
+            sa.select(Notification.kind).where(Notification.user_id == app_.student_id)
+        )
+    )
+
+
+def _events(app_):
+    return db.session.scalars(
+        sa.select(ApplicationEvent.action)
+        .where(ApplicationEvent.application_id == app_.id)
+        .order_by(ApplicationEvent.id)
+    ).all()
+
+
+def test_the_committed_allocation_offers_each_placed_student_a_place_with_a_deadline(offered):
+    _call, tokyo, lyon, apps = offered
+    offer = offers.holding_offer(apps[0].id)
+    assert offer.status is OfferStatus.OPEN and offer.choice_rank == 1
+    assert timedelta(days=4, hours=23) < offer.expires_at - utcnow() <= timedelta(days=5)
+    assert offers.holding_offer(apps[2].id).choice_rank == 2
+    assert offers.holding_offer(apps[3].id) is None
+    assert (_fill(tokyo), _fill(lyon)) == (2, 1)
+
+
+def test_accept_records_the_timeline_and_notifies_and_a_double_click_is_told(offered):
+    _call, _tokyo, _lyon, apps = offered
+    student = apps[0].student
+    offers.accept_offer(apps[0], actor=student, now=utcnow())
+    db.session.commit()
+    assert _state(apps[0])[0] is P.ACCEPTED
+    assert _events(apps[0])[-1] == "offer_accepted"
+    assert "offer.accepted" in _kinds(apps[0])
+    with pytest.raises(DomainError, match="already accepted"):
+        offers.accept_offer(apps[0], actor=student, now=utcnow())
+    db.session.rollback()
+    assert _events(apps[0]).count("offer_accepted") == 1
+    with pytest.raises(NotAllowed):
+        offers.accept_offer(apps[1], actor=student, now=utcnow())
+
+
+def test_a_decline_runs_the_upgrade_chain_until_it_is_stable(offered):
+    _call, tokyo, lyon, apps = offered
+    offers.decline_offer(apps[0], actor=apps[0].student, now=utcnow())
+    db.session.commit()
+    # Tokyo freed: student 2 ranked it above Lyon and moves up; Lyon freed goes to student 3.
+    assert _state(apps[0]) == (P.DECLINED, None)
+    assert _state(apps[2]) == (P.PLACED, tokyo.id)
+    assert _state(apps[3]) == (P.PLACED, lyon.id)
+    assert _state(apps[4]) == (P.WAITLISTED, None)
+    assert (_fill(tokyo), _fill(lyon)) == (2, 1)
+    assert offers.holding_offer(apps[2].id).upgrade is True
+    assert "offer.upgraded" in _kinds(apps[2]) and "offer.upgraded" in _kinds(apps[3])
+    assert "offer.declined" in _kinds(apps[0])
+    assert _events(apps[2])[-1] == "offer_upgraded"
+    with pytest.raises(DomainError, match="already declined"):
+        offers.decline_offer(apps[0], actor=apps[0].student, now=utcnow())
+    db.session.rollback()
+    assert (_fill(tokyo), _fill(lyon)) == (2, 1)
+
+
+def test_an_accepted_place_is_upgraded_unless_the_student_keeps_it(offered):
+    _call, tokyo, lyon, apps = offered
+    offers.accept_offer(apps[2], actor=apps[2].student, now=utcnow())
+    offers.keep_place(apps[2], True, actor=apps[2].student)
+    db.session.commit()
+    offers.decline_offer(apps[0], actor=apps[0].student, now=utcnow())
+    db.session.commit()
+    assert _state(apps[2]) == (P.ACCEPTED, lyon.id)  # kept: Tokyo went to the next
+    assert _state(apps[3]) == (P.PLACED, tokyo.id)
+    offers.keep_place(apps[2], False, actor=apps[2].student)
+    offers.decline_offer(apps[1], actor=apps[1].student, now=utcnow())
+    db.session.commit()
+    # Back in: the accepted Lyon place becomes an accepted Tokyo place; Lyon goes to 4.
+    assert _state(apps[2]) == (P.ACCEPTED, tokyo.id)
+    assert _state(apps[4]) == (P.PLACED, lyon.id)
+    assert (_fill(tokyo), _fill(lyon)) == (2, 1)
+    with pytest.raises(DomainError, match="accepted place"):
+        offers.keep_place(apps[4], True, actor=apps[4].student)
+
+
+def test_the_beat_expires_unanswered_offers_and_an_accept_after_expiry_is_refused(offered):
+    _call, tokyo, _lyon, apps = offered
+    offers.accept_offer(apps[1], actor=apps[1].student, now=utcnow())
+    db.session.commit()
+    later = utcnow() + timedelta(days=6)
+    with pytest.raises(DomainError, match="expired"):
+        offers.accept_offer(apps[0], actor=apps[0].student, now=later)  # before the beat ran
+    db.session.rollback()
+    assert _state(apps[0]) == (P.PLACED, tokyo.id)
+    assert offers.expire_offers(later) == 2  # students 0 and 2; the upgrades' offers are new
+    db.session.commit()
+    assert _state(apps[0]) == (P.DECLINED, None)
+    assert offers.latest_offer(apps[0].id).status is OfferStatus.EXPIRED
+    assert _state(apps[1]) == (P.ACCEPTED, tokyo.id)
+    assert _events(apps[0])[-1] == "offer_expired" and "offer.expired" in _kinds(apps[0])
+    assert {_state(a)[0] for a in apps[3:]} == {P.PLACED}
+    with pytest.raises(DomainError, match="expired"):
+        offers.accept_offer(apps[0], actor=apps[0].student, now=later)
+    db.session.rollback()
+    assert offers.expire_offers(later) == 0
+
+
+def test_reminders_before_expiry_go_once_per_threshold(app, offered):
+    _call, _tokyo, _lyon, apps = offered
+    expires = offers.holding_offer(apps[0].id).expires_at
+    assert offer_reminders(expires - timedelta(days=4)) == 0
+    assert offer_reminders(expires - timedelta(days=2)) == 3  # the 3-day reminder, 3 offers
+    assert offer_reminders(expires - timedelta(days=2)) == 0
+    assert offer_reminders(expires - timedelta(hours=12)) == 3  # the 1-day reminder
+    assert offer_reminders(expires - timedelta(hours=6)) == 0
+    db.session.commit()
+    kinds = db.session.scalars(
+        sa.select(Reminder.kind).where(Reminder.recipient_id == apps[0].student_id)
+    ).all()
+    assert sorted(kinds) == ["offer_expiring_1d", "offer_expiring_3d"]
+
+
+def test_committing_again_after_an_answer_is_refused_and_writes_nothing(offered):
+    call, tokyo, _lyon, apps = offered
+    offers.accept_offer(apps[0], actor=apps[0].student, now=utcnow())
+    db.session.commit()
+    with pytest.raises(DomainError, match="answered"):
+        commit_allocation(call, actor=None, seed=2)
+    db.session.rollback()
+    assert _state(apps[0]) == (P.ACCEPTED, tokyo.id)
+    assert _fill(tokyo) == 2
+
+
+def test_the_database_refuses_a_fill_over_the_places(offered):
+    _call, tokyo, _lyon, _apps = offered
+    assert upgrades.take_place(tokyo.id) is False  # full: the conditional update
+    with pytest.raises(IntegrityError):
+        with db.session.begin_nested():
+            db.session.execute(
+                sa.update(OfferingFill)
+                .where(OfferingFill.offering_id == tokyo.id)
+                .values(filled=OfferingFill.places + 1)
+            )
+
+
+def test_offer_days_are_checked(offered):
+    call, *_ = offered
+    with pytest.raises(DomainError, match="1 to 90"):
+        offers.set_offer_days(call, 0, actor=None)
+
+
+def test_the_student_answers_on_the_result_page(app, offered):
+    _call, _tokyo, _lyon, apps = offered
+    client = client_for(app, apps[0].student)
+    page = f"/applications/{apps[0].id}/selection"
+    html = client.get(page).get_data(as_text=True)
+    assert 'data-testid="accept-offer"' in html
+    token = csrf_token(client, page)
+    first = client.post(page + "/accept", data={"csrf_token": token}, follow_redirects=True)
+    assert "You accepted the place." in first.get_data(as_text=True)
+    again = client.post(page + "/accept", data={"csrf_token": token}, follow_redirects=True)
+    assert "You have already accepted this place." in again.get_data(as_text=True)
+    assert _events(apps[0]).count("offer_accepted") == 1
+    other = client_for(app, apps[1].student)
+    other_token = csrf_token(other, f"/applications/{apps[1].id}/selection")
+    assert other.post(page + "/decline", data={"csrf_token": other_token}).status_code == 404
