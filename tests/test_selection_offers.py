@@ -2,6 +2,7 @@
 their deadline, accept and decline, expiry by the beat, reminders once per threshold, the
 upgrade chain, opting out, and clear refusals that write nothing."""
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -213,3 +214,80 @@ def test_the_student_answers_on_the_result_page(app, offered):
     other = client_for(app, apps[1].student)
     other_token = csrf_token(other, f"/applications/{apps[1].id}/selection")
     assert other.post(page + "/decline", data={"csrf_token": other_token}).status_code == 404
+
+
+# --- concurrent answers on one offering ---------------------------------------------------------
+
+
+def _answer(app_, application_id, action, barrier, outcomes):
+    with app_.app_context():
+        try:
+            application = db.session.get(Application, application_id)
+            student = application.student
+            barrier.wait(timeout=60)
+            getattr(offers, f"{action}_offer")(application, actor=student, now=utcnow())
+            db.session.commit()
+            outcomes[application_id] = action
+        except DomainError as exc:
+            db.session.rollback()
+            outcomes[application_id] = f"refused: {exc.message}"
+        except Exception as exc:  # anything else is a failure of the test
+            db.session.rollback()
+            outcomes[application_id] = f"error: {type(exc).__name__}: {exc}"
+        finally:
+            db.session.remove()
+
+
+@pytest.mark.committed(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 50, "max_overflow": 5})
+def test_fifty_accepts_and_declines_at_once_never_overfill(committed_app):
+    """Real transactions, each thread its own connection (PostgreSQL when TEST_DATABASE_URL
+    names it, else SQLite): 20 holders of one offering's 20 places accept or decline while 30
+    waitlisted students try to accept, all at once. Every decline's place goes to one
+    waitlisted student; nobody holds two places; the offering never holds more than 20."""
+    app_ = committed_app
+    with app_.app_context():
+        call = _closed_call()
+        tokyo = _offering(call, "Tokyo", 20)
+        apps = [_approved(call, [tokyo], f"{3.99 - i * 0.01:.2f}", minutes=i) for i in range(50)]
+        commit_allocation(call, actor=None, seed=5)
+        db.session.commit()
+        ids, tokyo_id = [a.id for a in apps], tokyo.id
+        db.session.remove()
+    actions = ["accept" if i % 2 == 0 else "decline" for i in range(20)] + ["accept"] * 30
+    barrier, outcomes = threading.Barrier(50), {}
+    threads = [
+        threading.Thread(target=_answer, args=(app_, i, a, barrier, outcomes))
+        for i, a in zip(ids, actions, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    errors = [o for o in outcomes.values() if o.startswith("error")]
+    assert len(outcomes) == 50 and not errors, errors
+    with app_.app_context():
+        rows = db.session.execute(
+            sa.select(Application.id, Application.status, Application.placed_offering_id).where(
+                Application.id.in_(ids)
+            )
+        ).all()
+        holding = dict(
+            db.session.execute(
+                sa.select(SelectionOffer.application_id, SelectionOffer.status).where(
+                    SelectionOffer.status.in_((OfferStatus.OPEN, OfferStatus.ACCEPTED))
+                )
+            ).all()
+        )
+        fill = db.session.get(OfferingFill, tokyo_id).filled
+        db.session.remove()
+    status = {i: s for i, s, _o in rows}
+    holders = [i for i, s, o in rows if s in (P.PLACED, P.ACCEPTED) and o == tokyo_id]
+    assert fill == len(holders) == len(holding) == 20  # ten declines, ten upgrades
+    assert set(holding) == set(holders)
+    for i in ids:  # each student in exactly one state, offer and application agreeing
+        assert status[i] in (P.ACCEPTED, P.PLACED, P.DECLINED, P.WAITLISTED)
+        expected = {P.ACCEPTED: OfferStatus.ACCEPTED, P.PLACED: OfferStatus.OPEN}.get(status[i])
+        assert holding.get(i) is expected
+    assert sum(s is P.DECLINED for s in status.values()) == 10
+    declined_ids = {i for i, a in zip(ids, actions, strict=True) if a == "decline"}
+    assert {i for i in ids if status[i] is P.DECLINED} == declined_ids
