@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 
 from exchange.applications.models import Application, ApplicationEvent, ApplicationStatus
@@ -291,3 +293,90 @@ def test_fifty_accepts_and_declines_at_once_never_overfill(committed_app):
     assert sum(s is P.DECLINED for s in status.values()) == 10
     declined_ids = {i for i, a in zip(ids, actions, strict=True) if a == "decline"}
     assert {i for i in ids if status[i] is P.DECLINED} == declined_ids
+
+
+# --- property: nobody is left wanting a free place they were entitled to -------------------------
+
+
+def _entitled_to_free_place(call, offerings):
+    """(student application, offering) pairs where the offering has a free place and the
+    student ranked it above what they hold (or holds nothing and is waitlisted), without
+    having opted out: what the upgrade chain must leave empty."""
+    found = []
+    fills = {o.id: db.session.get(OfferingFill, o.id, populate_existing=True) for o in offerings}
+    applications = db.session.scalars(
+        sa.select(Application)
+        .where(Application.call_id == call.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    for application in applications:
+        held = offers.holding_offer(application.id)
+        if application.status is P.WAITLISTED:
+            above = {c.offering_id for c in application.choices}
+        elif held is not None and not held.no_upgrades:
+            above = {c.offering_id for c in application.choices if c.rank < held.choice_rank}
+        else:
+            continue
+        found += [(application.id, o) for o in above if fills[o].filled < fills[o].places]
+    return found
+
+
+def _capacity_holds(offerings):
+    for o in offerings:
+        fill = db.session.get(OfferingFill, o.id, populate_existing=True)
+        holders = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(SelectionOffer)
+            .where(
+                SelectionOffer.offering_id == o.id,
+                SelectionOffer.status.in_((OfferStatus.OPEN, OfferStatus.ACCEPTED)),
+            )
+        )
+        assert fill.filled == holders <= o.places
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    places=st.lists(st.integers(0, 3), min_size=2, max_size=4),
+    wishes=st.lists(
+        st.lists(st.integers(0, 3), min_size=1, max_size=3, unique=True), min_size=2, max_size=8
+    ),
+    moves=st.lists(
+        st.tuples(st.sampled_from(["accept", "keep", "decline"]), st.integers(0, 7)), max_size=12
+    ),
+)
+def test_after_any_declines_and_upgrades_no_student_wants_a_free_place_they_are_due(
+    app, places, wishes, moves
+):
+    call = _closed_call()
+    offerings = [_offering(call, f"Uni {i}", n) for i, n in enumerate(places)]
+    apps = [
+        _approved(
+            call,
+            [offerings[w % len(offerings)] for w in dict.fromkeys(w % len(offerings) for w in ws)],
+            f"{3.9 - i * 0.1:.2f}",
+            minutes=i,
+        )
+        for i, ws in enumerate(wishes)
+    ]
+    commit_allocation(call, actor=None, seed=3)
+    db.session.commit()
+    assert _entitled_to_free_place(call, offerings) == []
+    for action, who in moves:
+        application = db.session.get(Application, apps[who % len(apps)].id)
+        try:
+            if action == "keep":
+                offers.keep_place(application, True, actor=application.student)
+            else:
+                getattr(offers, f"{action}_offer")(
+                    application, actor=application.student, now=utcnow()
+                )
+            db.session.commit()
+        except DomainError:
+            db.session.rollback()
+        _capacity_holds(offerings)
+        assert _entitled_to_free_place(call, offerings) == []
