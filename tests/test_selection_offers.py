@@ -15,11 +15,14 @@ from exchange.applications.models import Application, ApplicationEvent, Applicat
 from exchange.core.database import utcnow
 from exchange.core.errors import DomainError, NotAllowed
 from exchange.extensions import db
+from exchange.mail.models import OutboxMail
 from exchange.notifications.models import Notification, Reminder
 from exchange.notifications.offer_notices import offer_reminders
 from exchange.selection import offers, upgrades
 from exchange.selection.allocation import commit_allocation
 from exchange.selection.models import OfferingFill, OfferStatus, SelectionOffer
+from worker.celery_app import beat_schedule
+from worker.tasks import run_offers
 
 from .conftest import client_for, csrf_token
 from .factories import coordinator
@@ -380,3 +383,49 @@ def test_after_any_declines_and_upgrades_no_student_wants_a_free_place_they_are_
             db.session.rollback()
         _capacity_holds(offerings)
         assert _entitled_to_free_place(call, offerings) == []
+
+
+def test_the_beat_task_expires_and_reminds_and_the_mails_are_written(app, offered):
+    _call, tokyo, _lyon, apps = offered
+    assert beat_schedule()["offers"]["task"] == "exchange.selection.offers"
+    db.session.execute(  # student 0's offer ends in an hour, student 1's is past its deadline
+        sa.update(SelectionOffer)
+        .where(SelectionOffer.application_id.in_([apps[0].id, apps[1].id]))
+        .values(
+            expires_at=sa.case(
+                (SelectionOffer.application_id == apps[0].id, utcnow() + timedelta(hours=1)),
+                else_=utcnow() - timedelta(minutes=1),
+            )
+        )
+    )
+    db.session.commit()
+    assert run_offers.run() == {"expired": 1, "reminded": 1}
+    assert _state(apps[1]) == (P.DECLINED, None)
+    assert _state(apps[2]) == (P.PLACED, tokyo.id)  # the chain ran in the task
+    subjects = db.session.scalars(
+        sa.select(OutboxMail.subject).where(OutboxMail.recipient_id == apps[0].student_id)
+    ).all()
+    assert any("Reminder: answer your offered place at Tokyo" in s for s in subjects)
+    upgraded = db.session.scalars(
+        sa.select(OutboxMail.subject).where(OutboxMail.recipient_id == apps[2].student_id)
+    ).all()
+    assert any("a higher choice, is yours" in s for s in upgraded)
+
+
+def test_the_coordinator_sets_the_days_to_answer(app, offered):
+    call, *_ = offered
+    office = coordinator()
+    client = client_for(app, office)
+    page = f"/calls/{call.id}/selection"
+    assert 'data-testid="offer-days-form"' in client.get(page).get_data(as_text=True)
+    token = csrf_token(client, page)
+    done = client.post(
+        page + "/offer-days", data={"csrf_token": token, "days": "10"}, follow_redirects=True
+    )
+    assert "Days to answer an offer saved." in done.get_data(as_text=True)
+    assert offers.offer_days(call.id) == 10
+    refused = client.post(
+        page + "/offer-days", data={"csrf_token": token, "days": "400"}, follow_redirects=True
+    )
+    assert "from 1 to 90 days" in refused.get_data(as_text=True)
+    assert offers.offer_days(call.id) == 10
