@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 
+from exchange.applications import operations as application_ops
 from exchange.applications.models import Application, ApplicationEvent, ApplicationStatus
 from exchange.core.database import utcnow
 from exchange.core.errors import DomainError, NotAllowed
@@ -429,3 +430,14 @@ def test_the_coordinator_sets_the_days_to_answer(app, offered):
     )
     assert "from 1 to 90 days" in refused.get_data(as_text=True)
     assert offers.offer_days(call.id) == 10
+
+
+def test_a_withdrawal_frees_the_place_for_the_chain(offered):
+    _call, tokyo, lyon, apps = offered
+    application_ops.withdraw_application(apps[0], "A scholarship elsewhere.", actor=apps[0].student)
+    db.session.commit()
+    assert _state(apps[0]) == (P.WITHDRAWN, None)
+    assert offers.latest_offer(apps[0].id).status is OfferStatus.WITHDRAWN
+    assert _state(apps[2]) == (P.PLACED, tokyo.id)
+    assert _state(apps[3]) == (P.PLACED, lyon.id)
+    assert (_fill(tokyo), _fill(lyon)) == (2, 1)

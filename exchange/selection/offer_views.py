@@ -17,7 +17,11 @@ from . import offers as ops
 from .models import OfferStatus
 from .views import STAFF, _call, bp
 
-bp.record_once(lambda state: offer_labels.init_app(state.app))
+
+@bp.record_once
+def _init(state):
+    offer_labels.init_app(state.app)
+    ops.init_app(state.app)
 
 
 def _own_application(application_id: int) -> Application:

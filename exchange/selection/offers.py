@@ -13,6 +13,7 @@ from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 
 from ..accounts.models import User
+from ..applications import signals as application_signals
 from ..applications.models import (
     Application,
     ApplicationChoice,
@@ -21,6 +22,7 @@ from ..applications.models import (
 )
 from ..calls.models import Call, CallOffering
 from ..core import audit
+from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
 from ..extensions import db
 from . import signals
@@ -291,3 +293,18 @@ def expire_offers(now: datetime) -> int:
         fill_places(application.call_id, [offer.offering_id], now)
         expired += 1
     return expired
+
+
+def _on_withdrawn(application, **_):
+    """A student withdrawing frees the place they hold; it goes down the upgrade chain."""
+    offer = holding_offer(application.id)
+    if offer is None:
+        return
+    now = utcnow()
+    if _answer(offer.id, HOLDING, OfferStatus.WITHDRAWN, now):
+        release_place(offer.offering_id)
+        fill_places(application.call_id, [offer.offering_id], now)
+
+
+def init_app(app):
+    application_signals.withdrawn.connect(_on_withdrawn)
