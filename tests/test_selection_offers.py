@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 
+from exchange.accounts.models import DegreeLevel
 from exchange.applications import operations as application_ops
 from exchange.applications.models import Application, ApplicationEvent, ApplicationStatus
 from exchange.core.database import utcnow
@@ -20,6 +21,7 @@ from exchange.mail.models import OutboxMail
 from exchange.notifications.models import Notification, Reminder
 from exchange.notifications.offer_notices import offer_reminders
 from exchange.selection import offers, upgrades
+from exchange.selection import operations as selection_ops
 from exchange.selection.allocation import commit_allocation
 from exchange.selection.models import OfferingFill, OfferStatus, SelectionOffer
 from worker.celery_app import beat_schedule
@@ -441,3 +443,21 @@ def test_a_withdrawal_frees_the_place_for_the_chain(offered):
     assert _state(apps[2]) == (P.PLACED, tokyo.id)
     assert _state(apps[3]) == (P.PLACED, lyon.id)
     assert (_fill(tokyo), _fill(lyon)) == (2, 1)
+
+
+def test_upgrades_keep_to_the_offerings_quotas(app):
+    call = _closed_call()
+    tokyo, lyon = _offering(call, "Tokyo", 2), _offering(call, "Lyon", 1)
+    gpas = ["3.90", "3.70", "3.50", "3.30", "3.10"]
+    apps = [_approved(call, [tokyo, lyon], gpa, minutes=i) for i, gpa in enumerate(gpas)]
+    for application in apps[:2]:
+        application.student.profile.degree_level = DegreeLevel.MASTER
+    db.session.commit()
+    selection_ops.set_quota(tokyo, 1, degree_level=DegreeLevel.MASTER, actor=None)
+    commit_allocation(call, actor=None, seed=1)
+    db.session.commit()
+    assert _state(apps[1]) == (P.PLACED, lyon.id)  # the masters' one Tokyo place is taken
+    offers.decline_offer(apps[2], actor=apps[2].student, now=utcnow())
+    db.session.commit()
+    assert _state(apps[1]) == (P.PLACED, lyon.id)  # still over the quota: passed over
+    assert _state(apps[3]) == (P.PLACED, tokyo.id)

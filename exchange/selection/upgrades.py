@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from ..accounts.models import StudentProfile
 from ..applications.models import (
     Application,
     ApplicationChoice,
@@ -24,6 +25,7 @@ from .models import (
     AllocationOutcome,
     AllocationRun,
     OfferingFill,
+    OfferingQuota,
     OfferSettings,
     OfferStatus,
     RunKind,
@@ -167,6 +169,49 @@ def _move(call_id, application_id, held: SelectionOffer | None, offering_id, cho
     return True
 
 
+def _group_of(application_id: int):
+    return db.session.execute(
+        sa.select(Application.unit_id, StudentProfile.degree_level)
+        .outerjoin(StudentProfile, StudentProfile.user_id == Application.student_id)
+        .where(Application.id == application_id)
+    ).one()
+
+
+def quota_full(offering_id: int, application_id: int) -> bool:
+    """Whether the offering's quota for the student's unit or degree level is taken (the
+    allocation's quotas hold for upgrades too)."""
+    quotas = db.session.execute(
+        sa.select(OfferingQuota.unit_id, OfferingQuota.degree_level, OfferingQuota.places).where(
+            OfferingQuota.offering_id == offering_id
+        )
+    ).all()
+    if not quotas:
+        return False
+    unit_id, level = _group_of(application_id)
+    for q_unit, q_level, places in quotas:
+        if (q_unit is not None and q_unit != unit_id) or (q_level is not None and q_level != level):
+            continue
+        group = (
+            Application.unit_id == q_unit
+            if q_unit is not None
+            else StudentProfile.degree_level == q_level
+        )
+        taken = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(SelectionOffer)
+            .join(Application, Application.id == SelectionOffer.application_id)
+            .outerjoin(StudentProfile, StudentProfile.user_id == Application.student_id)
+            .where(
+                SelectionOffer.offering_id == offering_id,
+                SelectionOffer.status.in_((OfferStatus.OPEN, OfferStatus.ACCEPTED)),
+                group,
+            )
+        )
+        if taken >= places:
+            return True
+    return False
+
+
 def fill_places(call_id: int, offering_ids: list[int], now: datetime) -> int:
     """Run the upgrade chain from the freed offerings until it is stable; the number of moves."""
     queue, moves = list(offering_ids), 0
@@ -176,6 +221,8 @@ def fill_places(call_id: int, offering_ids: list[int], now: datetime) -> int:
         while (row := candidates(call_id, offering_id, tried, now)) is not None:
             application_id, choice, held = row
             tried.add(application_id)
+            if quota_full(offering_id, application_id):
+                continue
             if not take_place(offering_id):
                 break  # full again (another transaction took the place)
             if not _move(call_id, application_id, held, offering_id, choice, now):
