@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from exchange.accounts.models import DegreeLevel
 from exchange.applications import operations as application_ops
 from exchange.applications.models import Application, ApplicationEvent, ApplicationStatus
+from exchange.calls.models import Call, CallOffering
 from exchange.core.database import utcnow
 from exchange.core.errors import DomainError, NotAllowed
 from exchange.extensions import db
@@ -461,3 +462,75 @@ def test_upgrades_keep_to_the_offerings_quotas(app):
     db.session.commit()
     assert _state(apps[1]) == (P.PLACED, lyon.id)  # still over the quota: passed over
     assert _state(apps[3]) == (P.PLACED, tokyo.id)
+
+
+def _answer_retrying(app_, application_id, action, barrier, outcomes):
+    with app_.app_context():
+        try:
+            application = db.session.get(Application, application_id)
+            student = application.student
+            barrier.wait(timeout=60)
+            operation = getattr(offers, f"{action}_offer")
+            offers.retrying(lambda: operation(application, actor=student, now=utcnow()))
+            db.session.commit()
+            outcomes[application_id] = action
+        except DomainError as exc:
+            db.session.rollback()
+            outcomes[application_id] = f"refused: {exc.message}"
+        except Exception as exc:  # anything else is a failure of the test
+            db.session.rollback()
+            outcomes[application_id] = f"error: {type(exc).__name__}: {exc}"
+        finally:
+            db.session.remove()
+
+
+@pytest.mark.committed(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 40, "max_overflow": 5})
+def test_crossing_upgrade_chains_at_once_keep_capacity_and_leave_nobody_due(committed_app):
+    """Two offerings ranked in opposite orders by half the students each: declines on both at
+    once start upgrade chains that cross (a deadlock PostgreSQL breaks is run again). After
+    the storm: fills match the holders, within the places, and no free place is left that a
+    student is due."""
+    app_ = committed_app
+    with app_.app_context():
+        call = _closed_call()
+        north, south = _offering(call, "North", 8), _offering(call, "South", 8)
+        apps = [
+            _approved(
+                call,
+                [north, south] if i % 2 == 0 else [south, north],
+                f"{3.99 - i * 0.01:.2f}",
+                minutes=i,
+            )
+            for i in range(40)
+        ]
+        commit_allocation(call, actor=None, seed=9)
+        db.session.commit()
+        holders = [a.id for a in apps if a.status in (P.PLACED,)]
+        waiting = [a.id for a in apps if a.id not in holders]
+        call_id, offering_ids = call.id, (north.id, south.id)
+        db.session.remove()
+    jobs = [(i, "decline" if n % 2 else "accept") for n, i in enumerate(holders)]
+    jobs += [(i, "accept") for i in waiting]
+    barrier, outcomes = threading.Barrier(len(jobs)), {}
+    threads = [
+        threading.Thread(target=_answer_retrying, args=(app_, i, a, barrier, outcomes))
+        for i, a in jobs
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    errors = [o for o in outcomes.values() if o.startswith("error")]
+    assert len(outcomes) == len(jobs) and not errors, errors
+    with app_.app_context():
+        call = db.session.get(Call, call_id)
+        both = [db.session.get(CallOffering, i) for i in offering_ids]
+        _capacity_holds(both)
+        assert _entitled_to_free_place(call, both) == []
+        declined = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Application)
+            .where(Application.call_id == call_id, Application.status == P.DECLINED)
+        )
+        assert declined == len([j for j in jobs if j[1] == "decline"])
+        db.session.remove()

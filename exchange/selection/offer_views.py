@@ -41,7 +41,9 @@ def accept(application_id):
     application = _own_application(application_id)
     if ConfirmForm().validate_on_submit():
         run_and_flash(
-            lambda: ops.accept_offer(application, actor=current_user, now=utcnow()),
+            lambda: ops.retrying(
+                lambda: ops.accept_offer(application, actor=current_user, now=utcnow())
+            ),
             _("You accepted the place."),
         )
     return _back(application)
@@ -53,7 +55,9 @@ def decline(application_id):
     application = _own_application(application_id)
     if ConfirmForm().validate_on_submit():
         run_and_flash(
-            lambda: ops.decline_offer(application, actor=current_user, now=utcnow()),
+            lambda: ops.retrying(
+                lambda: ops.decline_offer(application, actor=current_user, now=utcnow())
+            ),
             _("You declined the place; it goes to the next student."),
         )
     return _back(application)

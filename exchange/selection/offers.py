@@ -31,6 +31,23 @@ from .operations import require_office
 from .upgrades import fill_places, offer_days, release_place
 
 DAYS_LIMIT = 90
+# PostgreSQL's deadlock and serialization failures: two upgrade chains crossing the same two
+# offerings in opposite orders; the one PostgreSQL rolls back is simply run again.
+RETRY_STATES = frozenset({"40P01", "40001"})
+ATTEMPTS = 3
+
+
+def retrying(operation):
+    """Run `operation` (which writes in the session's transaction), again after a rollback
+    when the database broke a deadlock by failing it."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return operation()
+        except sa.exc.OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in RETRY_STATES or attempt == ATTEMPTS:
+                raise
+            db.session.rollback()
+    return None
 
 
 def holding_offer(application_id: int) -> SelectionOffer | None:
