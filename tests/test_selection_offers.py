@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from exchange.accounts.models import DegreeLevel
 from exchange.applications import operations as application_ops
@@ -534,3 +534,37 @@ def test_crossing_upgrade_chains_at_once_keep_capacity_and_leave_nobody_due(comm
         )
         assert declined == len([j for j in jobs if j[1] == "decline"])
         db.session.remove()
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+def test_an_answer_failed_by_a_deadlock_runs_again_and_other_errors_do_not(app):
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise OperationalError("UPDATE offering_fills", {}, _Deadlock())
+        return "done"
+
+    assert offers.retrying(flaky) == "done" and len(calls) == 3
+    calls.clear()
+
+    def always():
+        calls.append(1)
+        raise OperationalError("UPDATE offering_fills", {}, _Deadlock())
+
+    with pytest.raises(OperationalError):
+        offers.retrying(always)
+    assert len(calls) == offers.ATTEMPTS
+    calls.clear()
+
+    def locked():
+        calls.append(1)
+        raise OperationalError("UPDATE offering_fills", {}, Exception("database is locked"))
+
+    with pytest.raises(OperationalError):
+        offers.retrying(locked)
+    assert len(calls) == 1
