@@ -102,5 +102,4 @@ def offer_reminders(now: datetime) -> int:
 
 
 def init_app(app):
-    app.config.setdefault("OFFER_REMINDER_DAYS", (3, 1))
     selection_signals.offer_changed.connect(_offer_changed)
