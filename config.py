@@ -144,6 +144,10 @@ class Config:
     REMINDER_DAYS_BEFORE_CLOSING = tuple(
         int(d) for d in _env("REMINDER_DAYS_BEFORE_CLOSING", "7,3,1").split(",") if d.strip()
     )
+    # Students with an open offer are reminded this many days before it expires.
+    OFFER_REMINDER_DAYS = tuple(
+        int(d) for d in _env("OFFER_REMINDER_DAYS", "3,1").split(",") if d.strip()
+    )
     # Digests go out at this hour (in the recipient's time zone); weekly ones on Mondays.
     DIGEST_HOUR = _env_int("DIGEST_HOUR", 7)
     DIGEST_SKIP_EMPTY = _env_bool("DIGEST_SKIP_EMPTY", True)

@@ -87,6 +87,7 @@ def beat_schedule(config=None):
             "task": "exchange.notifications.reminders",
             "schedule": timedelta(minutes=5),
         },
+        "offers": {"task": "exchange.selection.offers", "schedule": timedelta(minutes=5)},
         "digests": {"task": "exchange.notifications.digests", "schedule": timedelta(minutes=15)},
         "finalise-publications": {
             "task": "exchange.selection.finalise_publications",

@@ -59,6 +59,21 @@ def send_reminders():
     return counts
 
 
+@celery.task(name="exchange.selection.offers")
+def run_offers():
+    """Expire offers past their deadline (the upgrade chain fills their places) and remind
+    students of offers about to expire (every five minutes)."""
+    from exchange.core.database import utcnow
+    from exchange.extensions import db
+    from exchange.notifications.offer_notices import offer_reminders
+    from exchange.selection.offers import expire_offers
+
+    now = utcnow()
+    counts = {"expired": expire_offers(now), "reminded": offer_reminders(now)}
+    db.session.commit()
+    return counts
+
+
 @celery.task(name="exchange.notifications.digests")
 def send_digests():
     """Daily and weekly digests that are due now (every fifteen minutes)."""

@@ -11,7 +11,7 @@ from ..approvals import signals as approval_signals
 from ..approvals.operations import approvers_of
 from ..calls import signals as call_signals
 from ..extensions import db
-from . import events, selection_receivers
+from . import events, offer_notices, selection_receivers
 from .events import application_data, deadline_data, notify
 
 # Titles are formatted when shown, in the reader's language; each names the call.
@@ -115,3 +115,4 @@ def init_app(app):
     approval_signals.review_cancelled.connect(_review_cancelled)
     call_signals.opened.connect(_call_opened)
     selection_receivers.init_app(app)
+    offer_notices.init_app(app)

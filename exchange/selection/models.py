@@ -276,3 +276,84 @@ class Objection(db.Model):
     publication: Mapped[Publication] = relationship()
     application: Mapped[Application] = relationship()
     answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id])
+
+
+# --- offers and upgrades (issue 15, items 5 and 6) --------------------------------------------
+
+
+class OfferStatus(enum.Enum):
+    OPEN = "open"  # holds the place until the student answers or it expires
+    ACCEPTED = "accepted"  # holds the place
+    DECLINED = "declined"
+    EXPIRED = "expired"  # declined by expiry
+    UPGRADED = "upgraded"  # replaced by an offer of a choice the student ranked higher
+    WITHDRAWN = "withdrawn"  # the allocation was committed again before anyone answered
+
+
+HOLDING = (OfferStatus.OPEN, OfferStatus.ACCEPTED)
+
+
+class OfferSettings(db.Model):
+    """How long a call's students have to answer an offer."""
+
+    __tablename__ = "offer_settings"
+    __table_args__ = (sa.CheckConstraint("days BETWEEN 1 AND 90", name="days_in_range"),)
+
+    call_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    days: Mapped[int] = mapped_column(default=7)
+
+
+class OfferingFill(db.Model):
+    """The places of an offering held by open or accepted offers. Every offer that takes a
+    place does `filled = filled + 1 WHERE filled < places` and checks the row count; the CHECK
+    constraint is the last line: no transaction, however concurrent, commits an overfill."""
+
+    __tablename__ = "offering_fills"
+    __table_args__ = (
+        sa.CheckConstraint("filled >= 0", name="filled_not_negative"),
+        sa.CheckConstraint("filled <= places", name="filled_within_places"),
+    )
+
+    offering_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("call_offerings.id", ondelete="CASCADE"), primary_key=True
+    )
+    places: Mapped[int]
+    filled: Mapped[int] = mapped_column(default=0)
+
+
+class SelectionOffer(db.Model):
+    """A place offered to a student: from the committed allocation, or an upgrade."""
+
+    __tablename__ = "selection_offers"
+    __table_args__ = (
+        # At most one offer per application holds a place.
+        sa.Index(
+            "uq_selection_offers_holding",
+            "application_id",
+            unique=True,
+            postgresql_where=sa.text("status IN ('open', 'accepted')"),
+            sqlite_where=sa.text("status IN ('open', 'accepted')"),
+        ),
+        sa.Index("ix_selection_offers_due", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    offering_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("call_offerings.id", ondelete="CASCADE"), index=True
+    )
+    choice_rank: Mapped[int | None] = mapped_column(doc="1 = first choice")
+    status: Mapped[OfferStatus] = mapped_column(enum_column(OfferStatus))
+    upgrade: Mapped[bool] = mapped_column(default=False, doc="an upgrade after a freed place")
+    # Set by a student who accepted and wants to keep this place whatever frees above it.
+    no_upgrades: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    application: Mapped[Application] = relationship()
+    offering: Mapped[CallOffering] = relationship()

@@ -19,7 +19,7 @@ from ..core.database import utcnow
 from ..core.errors import DomainError, NotAllowed
 from ..core.validation import clean_text
 from ..extensions import db
-from . import signals
+from . import offers, signals
 from .models import (
     AllocationOutcome,
     AllocationRun,
@@ -114,6 +114,9 @@ def publish(
     # A second publication at the same moment meets the unique call here, before any mail.
     _insert_once(publication, _l("The result of this call is already published."))
     call.status = CallStatus.PUBLISHED
+    # Each placement becomes an offer when the students are told, so its days to answer
+    # count from the notice, not from the office's commit.
+    offers.open_offers(call, now)
     audit.record(
         "selection.published",
         call,

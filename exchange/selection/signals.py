@@ -15,3 +15,8 @@ finalised = _signals.signal("selection-finalised")
 
 #: The office answered an objection. Sender: the Objection.
 objection_answered = _signals.signal("selection-objection-answered")
+
+#: An offer changed (in the transaction that changed it). Sender: the SelectionOffer;
+#: `change` is "accepted", "declined", "expired" or "upgraded" (a new offer of a higher
+#: choice; `previous` is the offer it replaced, or None for a waitlisted student).
+offer_changed = _signals.signal("offer-changed")

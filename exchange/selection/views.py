@@ -297,3 +297,7 @@ def result(application_id):
         publication=publication_queries.student_part(application, utcnow()),
         form=ConfirmForm(),
     )
+
+
+# The answers to offers are routes on this blueprint too (registered when it is).
+from . import offer_views  # noqa: E402, F401
