@@ -35,32 +35,31 @@ def _back(application: Application):
     return redirect(url_for(".result", application_id=application.id))
 
 
-@bp.post("/applications/<int:application_id>/selection/accept")
-@login_required
-def accept(application_id):
+def _answer(application_id: int, answer, done: str):
+    """The student's accept or decline, run again if PostgreSQL breaks a deadlock."""
     application = _own_application(application_id)
     if ConfirmForm().validate_on_submit():
         run_and_flash(
-            lambda: ops.retrying(
-                lambda: ops.accept_offer(application, actor=current_user, now=utcnow())
-            ),
-            _("You accepted the place."),
+            lambda: ops.retrying(lambda: answer(application, actor=current_user, now=utcnow())),
+            done,
         )
     return _back(application)
+
+
+@bp.post("/applications/<int:application_id>/selection/accept")
+@login_required
+def accept(application_id):
+    return _answer(application_id, ops.accept_offer, _("You accepted the place."))
 
 
 @bp.post("/applications/<int:application_id>/selection/decline")
 @login_required
 def decline(application_id):
-    application = _own_application(application_id)
-    if ConfirmForm().validate_on_submit():
-        run_and_flash(
-            lambda: ops.retrying(
-                lambda: ops.decline_offer(application, actor=current_user, now=utcnow())
-            ),
-            _("You declined the place; it goes to the next student."),
-        )
-    return _back(application)
+    return _answer(
+        application_id,
+        ops.decline_offer,
+        _("You declined the place; it goes to the next student."),
+    )
 
 
 @bp.post("/applications/<int:application_id>/selection/upgrades")

@@ -198,14 +198,13 @@ def _save_scores(call: Call, form) -> int:
     return saved
 
 
-@bp.post("/calls/<int:call_id>/selection/preview")
-@roles_required(*STAFF)
-def preview(call_id):
+def _allocate(call_id: int, write_run, done: str | None = None):
+    """Preview or commit: run the allocation, then show the run, or say why not."""
     call = _call(call_id)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for(".index", call_id=call.id))
     try:
-        run, _result = allocation.record_preview(
+        run, _result = write_run(
             call, actor=current_user, seed=whole(request.form.get("seed"), None, low=0)
         )
     except DomainError as exc:
@@ -213,26 +212,25 @@ def preview(call_id):
         flash(str(exc.message), "danger")
         return redirect(url_for(".index", call_id=call.id))
     db.session.commit()
+    if done:
+        flash(done, "success")
     return redirect(url_for(".run", call_id=call.id, run_id=run.id))
+
+
+@bp.post("/calls/<int:call_id>/selection/preview")
+@roles_required(*STAFF)
+def preview(call_id):
+    return _allocate(call_id, allocation.record_preview)
 
 
 @bp.post("/calls/<int:call_id>/selection/commit")
 @roles_required(*STAFF)
 def commit(call_id):
-    call = _call(call_id)
-    if not ConfirmForm().validate_on_submit():
-        return redirect(url_for(".index", call_id=call.id))
-    try:
-        run, result = allocation.commit_allocation(
-            call, actor=current_user, seed=whole(request.form.get("seed"), None, low=0)
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        flash(str(exc.message), "danger")
-        return redirect(url_for(".index", call_id=call.id))
-    db.session.commit()
-    flash(_("The allocation is committed: the applications show their outcome."), "success")
-    return redirect(url_for(".run", call_id=call.id, run_id=run.id))
+    return _allocate(
+        call_id,
+        allocation.commit_allocation,
+        _("The allocation is committed: the applications show their outcome."),
+    )
 
 
 @bp.get("/calls/<int:call_id>/selection/runs/<int:run_id>")
