@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import ClassVar
 
+import sqlalchemy as sa
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-import sqlalchemy as sa
 from sqlalchemy.orm import defaultload, joinedload, lazyload, with_expression
 
 from ..accounts.models import User
