@@ -2,12 +2,15 @@
 six, for the office's list (every filter), the queues (every sort), the catalogue, a partner's
 page, the student's home and the application page (draft and submitted)."""
 
+import re
 from decimal import Decimal
 
 import sqlalchemy as sa
 
 from exchange.accounts.models import CEFR
 from exchange.applications.models import ApplicationStatus
+from exchange.approvals import operations as approval_ops
+from exchange.approvals.models import Decision
 from exchange.approvals.queue import SORTS
 from exchange.catalogue.models import Partner
 from exchange.extensions import db
@@ -23,6 +26,7 @@ from .factories import (
     coordinator,
     student,
 )
+from .helpers import current
 from .statements import StatementCounter
 from .test_application_lists import url
 from .test_approvals import advisor, make_call, submitted
@@ -158,3 +162,24 @@ def test_the_draft_page_reads_its_offerings_requirements_in_one_go(app):
     html = client.get(page).get_data(as_text=True)
     assert html.count('data-testid="offering"') == len(call.offerings)
     assert html.count("Open only to students of") == 32
+
+
+def test_the_submitted_page_names_the_step_it_waits_for_without_loading_the_steps(app):
+    # The page once loaded all the application's steps, a statement of their own, to name
+    # the one it waits for; the statement that loads the application now says which.
+    unit = UnitFactory()
+    application = submitted(make_call(), unit)
+    client = client_for(app, application.student)
+    page = f"/applications/{application.id}"
+    client.get(page)
+    db.session.expire_all()  # as in a request of its own: nothing of the application loaded
+    with StatementCounter(db.engine) as counter:
+        assert client.get(page).status_code == 200
+    ran = counter.statements
+    assert not [s for s in ran if re.match(r"\s*SELECT application_steps\.", s)], ran
+    assert "A decision at the step “Unit advisor”" in client.get(page).get_data(as_text=True)
+    approval_ops.decide_step(current(application), Decision.APPROVE, None, actor=advisor(unit))
+    db.session.commit()
+    html = client.get(page).get_data(as_text=True)
+    assert "A decision at the step “International office”" in html
+    assert "Unit advisor”" not in html

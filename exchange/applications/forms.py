@@ -5,12 +5,12 @@ from flask_wtf.file import FileField, FileRequired
 from markupsafe import Markup
 from wtforms import FieldList, Form, FormField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
-from wtforms.widgets import html_params
 
 from ..accounts.models import CEFR
 from ..calls.models import DocumentKind
 from ..catalogue.reference import language_choices
 from ..core.cache import LRUCache
+from ..core.forms import TextArea, TextInput, html_params
 from ..core.views import chooser, options_html
 from .labels import DOCUMENT_LABELS
 from .operations import STATEMENT_LIMIT
@@ -46,15 +46,16 @@ class SharedOptions:
 class LanguageRow(Form):
     language = SelectField(_l("Language"), choices=[], validate_choice=False)
     level = SelectField(_l("Level"), choices=LEVELS, validate_choice=False)
-    test_name = StringField(_l("Test"), validators=[Length(max=64)])
+    test_name = StringField(_l("Test"), validators=[Length(max=64)], widget=TextInput())
 
 
 class DetailsForm(FlaskForm):
+    # Widgets that join their attributes as plain text (`core.forms.html_params`).
     statement = TextAreaField(
-        _l("Statement of motivation"), validators=[Length(max=STATEMENT_LIMIT)]
+        _l("Statement of motivation"), validators=[Length(max=STATEMENT_LIMIT)], widget=TextArea()
     )
-    gpa = StringField(_l("GPA"))
-    gpa_scale = StringField(_l("GPA scale"))
+    gpa = StringField(_l("GPA"), widget=TextInput())
+    gpa_scale = StringField(_l("GPA scale"), widget=TextInput())
     languages = FieldList(FormField(LanguageRow), min_entries=LANGUAGE_ROWS, max_entries=6)
 
     def __init__(self, *args, **kwargs):

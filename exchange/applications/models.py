@@ -3,7 +3,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from ..accounts.models import CEFR, Unit, User
 from ..calls.models import Call, CallOffering, DocumentKind
@@ -112,6 +112,11 @@ class Application(db.Model):
         back_populates="application",
         order_by="(ApplicationStep.round, ApplicationStep.position)",
     )
+    # The step the application waits for, when the statement that loads it asks (approvals
+    # provides the expressions, see `review.provide`): its name ("" when none waits; None
+    # when not asked for) and due time, so that the page need not load the steps for them.
+    waiting_step_name: Mapped[str | None] = query_expression()
+    waiting_step_due: Mapped[datetime | None] = query_expression()
 
     @property
     def editable(self) -> bool:

@@ -224,11 +224,9 @@ def waiting_for(application, for_student=True) -> NextStep:
             yours=True,
         )
     if status in (ApplicationStatus.SUBMITTED, ApplicationStatus.IN_REVIEW):
-        step = next((st for st in application.steps if st.status.value == "waiting"), None)
-        if step is not None:
-            return NextStep(
-                _l("A decision at the step “%(step)s”.", step=step.name), step.due_at, call.timezone
-            )
+        name, due = _waiting_step(application)
+        if name:
+            return NextStep(_l("A decision at the step “%(step)s”.", step=name), due, call.timezone)
         return NextStep(
             _l("Review by your unit and the international office."), call.decision_at, call.timezone
         )
@@ -249,6 +247,15 @@ def waiting_for(application, for_student=True) -> NextStep:
             call.timezone,
         )
     return NextStep(_l("Nothing: this application is finished."))
+
+
+def _waiting_step(application):
+    """The name and due time of the step the application waits for ("" when none): from the
+    statement that loaded it when it asked (`load_application`), else from its steps."""
+    if application.waiting_step_name is not None:
+        return application.waiting_step_name, application.waiting_step_due
+    step = next((st for st in application.steps if st.status.value == "waiting"), None)
+    return ("", None) if step is None else (step.name, step.due_at)
 
 
 def student_applications(student_id):

@@ -6,15 +6,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import ClassVar
 
+import sqlalchemy as sa
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import defaultload, joinedload, lazyload
+from sqlalchemy.orm import defaultload, joinedload, lazyload, with_expression
 
 from ..accounts.models import User
 from ..applications import review as page_review
 from ..applications.models import Application
 from ..core.database import utcnow
-from .models import ApplicationStep
+from .models import ApplicationStep, StepStatus
 from .operations import current_step, decider_for, max_round
 from .queue import QUEUE_ROLES
 
@@ -76,5 +77,31 @@ def _steps_with_people():
     )
 
 
+def _waiting_step(column):
+    """The first waiting step's `column` (in the order of `Application.steps`), a scalar
+    subquery of the statement that loads the application: the page's "waiting for" line
+    needs no statement of its own."""
+    return (
+        sa.select(column)
+        .where(
+            ApplicationStep.application_id == Application.id,
+            ApplicationStep.status == StepStatus.WAITING,
+        )
+        .order_by(ApplicationStep.round, ApplicationStep.position)
+        .limit(1)
+        .correlate(Application)
+        .scalar_subquery()
+    )
+
+
+def _waiting_step_columns():
+    return (
+        with_expression(
+            Application.waiting_step_name, sa.func.coalesce(_waiting_step(ApplicationStep.name), "")
+        ),
+        with_expression(Application.waiting_step_due, _waiting_step(ApplicationStep.due_at)),
+    )
+
+
 def register() -> None:
-    page_review.provide(_for_page, _steps_with_people())
+    page_review.provide(_for_page, _steps_with_people(), *_waiting_step_columns())

@@ -1,13 +1,47 @@
 """Form pieces every feature's forms and views use."""
 
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField
+from markupsafe import Markup, escape
+from wtforms import SelectMultipleField, widgets
 from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets.core import clean_key
 
 
 class CheckboxesField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+def html_params(**kwargs):
+    """The same attributes as `wtforms.widgets.html_params`, joined as plain text: it formats
+    a Markup per attribute (~20 µs each), and a page of a few forms renders a hundred."""
+    params = []
+    for key, value in sorted(kwargs.items()):
+        if value is True:
+            params.append(escape(clean_key(key)))
+        elif value is not False:
+            text = str(escape(value)).replace('"', "&quot;")
+            params.append(f'{escape(clean_key(key))}="{text}"')
+    return Markup(" ".join(params))
+
+
+class TextInput(widgets.TextInput):
+    """wtforms' text input, its attributes joined by `html_params`."""
+
+    html_params = staticmethod(html_params)
+
+
+class TextArea(widgets.TextArea):
+    """wtforms' text area, its attributes joined by `html_params`."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        flags = getattr(field, "flags", {})
+        for k in dir(flags):
+            if k in self.validation_attrs and k not in kwargs:
+                kwargs[k] = getattr(flags, k)
+        params = html_params(name=field.name, **kwargs)
+        return Markup(f"<textarea {params}>\r\n{escape(field._value())}</textarea>")
 
 
 class ConfirmForm(FlaskForm):
