@@ -1,6 +1,7 @@
 """Logging in through the real form in headless Chromium."""
 
 import pytest
+from playwright.sync_api import expect
 
 from exchange.extensions import db
 
@@ -58,7 +59,7 @@ def test_each_demo_user_logs_in_to_their_home(demo_site, browser, role, heading)
         page.get_by_test_id("user-name").click()
         page.get_by_role("button", name="Log out").click()
         page.wait_for_url(f"{demo_site}/login")
-        assert page.get_by_text("You have been logged out.").is_visible()
+        expect(page.get_by_text("You have been logged out.")).to_be_visible()
     except Exception:
         screenshot(page, f"FAILED-home-{role}")
         raise
@@ -85,7 +86,7 @@ def test_admin_creates_a_unit_in_the_browser(demo_site, browser):
     page.get_by_label("Kind").select_option("school")
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(f"{demo_site}/admin/units")
-    assert page.get_by_text("Unit PHYS saved.").is_visible()
-    assert page.get_by_role("cell", name="School of Physics").is_visible()
+    expect(page.get_by_text("Unit PHYS saved.")).to_be_visible()
+    expect(page.get_by_role("cell", name="School of Physics")).to_be_visible()
     page.get_by_role("link", name="Users", exact=True).click()
     screenshot(page, "admin-users")

@@ -2,6 +2,7 @@
 and then reads the timeline."""
 
 import pytest
+from playwright.sync_api import expect
 
 from exchange.extensions import db
 
@@ -73,13 +74,13 @@ def test_student_fills_in_uploads_reorders_submits_and_sees_the_timeline(call_si
             page.get_by_label("Kind of document").select_option("language_certificate")
             page.get_by_label("File (PDF, PNG or JPEG)").set_input_files(str(files / "ielts.pdf"))
             page.get_by_role("button", name="Upload").click()
-            assert page.get_by_test_id("document").count() == 2
+            expect(page.get_by_test_id("document")).to_have_count(2)
             done = page.locator("[data-testid=checklist-item][data-done=yes]").count()
             assert done == page.get_by_test_id("checklist-item").count() == 5
             screenshot(page, "application-ready")
 
             page.get_by_role("button", name="Submit application").click()
-            assert page.get_by_text("Your application is submitted").is_visible()
+            expect(page.get_by_text("Your application is submitted")).to_be_visible()
             assert page.get_by_test_id("status").inner_text() == "Submitted"
             timeline = page.get_by_test_id("timeline-entry").all_inner_texts()
             assert timeline[0].startswith("Submitted") and timeline[-1].startswith("Draft started")

@@ -4,6 +4,7 @@ coordinator's queue."""
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from exchange.accounts.models import User
 from exchange.applications import operations as app_ops
@@ -96,7 +97,9 @@ def test_advisor_returns_student_resubmits_advisor_approves_office_sees_it(revie
             advisor.get_by_label("Comment").fill(COMMENT)
             screenshot(advisor, "approvals-decision-card")
             advisor.get_by_role("button", name="Return for changes").click()
-            assert advisor.get_by_text("The application is returned to the student.").is_visible()
+            expect(
+                advisor.get_by_text("The application is returned to the student.")
+            ).to_be_visible()
             assert advisor.get_by_test_id("status").inner_text() == "Returned for changes"
             assert advisor.get_by_test_id("decision").count() == 0
             steps = advisor.get_by_test_id("approval-step").all_inner_texts()
@@ -108,18 +111,18 @@ def test_advisor_returns_student_resubmits_advisor_approves_office_sees_it(revie
             assert student.get_by_test_id("approval-steps").count() == 0
             screenshot(student, "approvals-student-returned")
             student.get_by_role("button", name="Submit application").click()
-            assert student.get_by_text("Your application is submitted").is_visible()
+            expect(student.get_by_text("Your application is submitted")).to_be_visible()
             assert student.get_by_test_id("status").inner_text() == "Submitted"
 
             page = advisor
             advisor.goto(f"{url}/approvals/")
             advisor.get_by_role("link", name="Li Wei").click()
             advisor.get_by_role("button", name="Approve").click()
-            assert advisor.get_by_text("You approved this step.").is_visible()
+            expect(advisor.get_by_text("You approved this step.")).to_be_visible()
             assert advisor.get_by_test_id("status").inner_text() == "In review"
             advisor.goto(f"{url}/approvals/")
             assert advisor.get_by_test_id("queue-row").count() == 0
-            assert advisor.get_by_text("Nothing waits for you").is_visible()
+            expect(advisor.get_by_text("Nothing waits for you")).to_be_visible()
 
             page = office = log_in(browser, url, "coordinator@example.edu")
             office.goto(f"{url}/approvals/")

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from exchange.accounts.models import CEFR
 from exchange.catalogue.models import AgreementStatus
@@ -83,7 +84,7 @@ def test_student_searches_filters_to_eligible_and_opens_a_partner(catalogue_site
             assert page.get_by_role("heading", level=1).inner_text() == "Université de Lyon"
             assert page.get_by_test_id("agreement").count() == 2
             assert page.get_by_text("You meet the requirements.").count() == 1
-            assert page.get_by_text("Requires French at level B2").is_visible()
+            expect(page.get_by_text("Requires French at level B2")).to_be_visible()
             screenshot(page, "catalogue-partner")
         except Exception:
             screenshot(page, "FAILED-catalogue")

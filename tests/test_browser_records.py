@@ -6,6 +6,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from exchange.accounts.models import Role
 from exchange.catalogue.models import CEFR
@@ -87,7 +88,7 @@ def test_admin_imports_a_roster_and_the_new_student_applies(site):
             page.get_by_role("button", name="Preview").click()
             assert "1 to create" in page.get_by_test_id("counts").inner_text()
             page.get_by_role("button", name="Import").click()
-            assert page.get_by_text("Imported: 1 created").is_visible()
+            expect(page.get_by_text("Imported: 1 created")).to_be_visible()
             page.close()
             page = browser.new_page(viewport={"width": 1280, "height": 1000})  # a new browser
             page.on("dialog", lambda dialog: dialog.accept())
@@ -117,7 +118,7 @@ def test_admin_imports_a_roster_and_the_new_student_applies(site):
             assert "ielts.pdf" in page.get_by_test_id("language-results").inner_text()
             page.get_by_label("Telephone", exact=True).fill("+86 10 1234 5678")
             page.get_by_role("button", name="Save profile").click()
-            assert page.get_by_text("Profile saved.").is_visible()
+            expect(page.get_by_text("Profile saved.")).to_be_visible()
             screenshot(page, "profile-complete")
 
             page.goto(f"{url}/calls/")
