@@ -6,6 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from exchange.applications.models import Application, ApplicationStatus
 from exchange.calls.models import Call
 from exchange.catalogue.models import Agreement, Partner
 from exchange.extensions import db
@@ -26,10 +27,25 @@ def test_the_readme_counts_the_demo_partners_that_the_seed_adds(app, ctx):
 
 
 def test_no_mail_promises_a_step_the_readme_says_is_not_built():
-    assert "Not built yet" in README and "selection" in README
+    assert "Not built yet" in README and "nomination to the host" in README
     promises = [
         path.name
         for path in EMAILS.iterdir()
-        if "will now allocate" in path.read_text(encoding="utf-8")
+        if "nominat" in path.read_text(encoding="utf-8").lower()
     ]
     assert promises == []
+
+
+def test_the_readme_names_the_demo_applicants_that_the_seed_approves(app, ctx):
+    claim = re.search(
+        r"closed call whose (\d+) applicants \(`applicant01@example.edu` … `applicant(\d+)@", README
+    )
+    assert claim, "the README says who applied to the closed demo call"
+    assert app.test_cli_runner().invoke(args=["seed", "demo"]).exit_code == 0
+    closed = [c.id for c in db.session.scalars(sa.select(Call)) if not c.accepts_applications()]
+    approved = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Application)
+        .where(Application.call_id.in_(closed), Application.status == ApplicationStatus.APPROVED)
+    )
+    assert approved == int(claim.group(1)) == int(claim.group(2))
