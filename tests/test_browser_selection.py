@@ -167,7 +167,8 @@ def test_selection_from_criteria_to_an_upgrade_by_mail(selection_site):
             screenshot(page, "selection-student-accepted")
             log_out(page, url)
 
-            student_answers(page, url, "cai@example.edu", ids["cai"], "decline-offer")
+            explanation = student_answers(page, url, "cai@example.edu", ids["cai"], "decline-offer")
+            assert explanation == "The international office placed you on Lyon (rank 3)."
             expect(page.get_by_test_id("offer-status")).to_contain_text(
                 "You declined your place at Lyon."
             )
