@@ -183,6 +183,9 @@ def test_selection_from_criteria_to_an_upgrade_by_mail(selection_site):
             log_in(page, url, "ben@example.edu")
             page.goto(f"{url}/applications/{ids['ben']}/selection")
             expect(page.get_by_test_id("offer-status")).to_contain_text("Lyon is offered to you")
+            expect(page.get_by_test_id("result-headline")).to_have_text(
+                "A place freed after the allocation: Lyon, a higher choice, is offered to you."
+            )
             expect(page.get_by_test_id("accept-offer")).to_be_visible()
             screenshot(page, "selection-upgraded-student")
         except Exception:
