@@ -2,6 +2,7 @@
 their deadline, accept and decline, expiry by the beat, reminders once per threshold, the
 upgrade chain, opting out, and clear refusals that write nothing."""
 
+import functools
 import threading
 from datetime import timedelta
 
@@ -236,13 +237,20 @@ def test_the_student_answers_on_the_result_page(app, offered):
 # --- concurrent answers on one offering ---------------------------------------------------------
 
 
-def _answer(app_, application_id, action, barrier, outcomes):
+def _answer(app_, application_id, action, barrier, outcomes, retry=False):
+    """One student's answer in a thread of its own, after the barrier; with `retry`, run again
+    when PostgreSQL breaks a deadlock (as the page does)."""
     with app_.app_context():
         try:
             application = db.session.get(Application, application_id)
             student = application.student
             barrier.wait(timeout=60)
-            getattr(offers, f"{action}_offer")(application, actor=student, now=utcnow())
+            operation = getattr(offers, f"{action}_offer")
+            answer = functools.partial(operation, application, actor=student, now=utcnow())
+            if retry:
+                offers.retrying(answer)
+            else:
+                answer()
             db.session.commit()
             outcomes[application_id] = action
         except DomainError as exc:
@@ -472,26 +480,6 @@ def test_upgrades_keep_to_the_offerings_quotas(app):
     assert _state(apps[3]) == (P.PLACED, tokyo.id)
 
 
-def _answer_retrying(app_, application_id, action, barrier, outcomes):
-    with app_.app_context():
-        try:
-            application = db.session.get(Application, application_id)
-            student = application.student
-            barrier.wait(timeout=60)
-            operation = getattr(offers, f"{action}_offer")
-            offers.retrying(lambda: operation(application, actor=student, now=utcnow()))
-            db.session.commit()
-            outcomes[application_id] = action
-        except DomainError as exc:
-            db.session.rollback()
-            outcomes[application_id] = f"refused: {exc.message}"
-        except Exception as exc:  # anything else is a failure of the test
-            db.session.rollback()
-            outcomes[application_id] = f"error: {type(exc).__name__}: {exc}"
-        finally:
-            db.session.remove()
-
-
 @pytest.mark.committed(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 40, "max_overflow": 5})
 def test_crossing_upgrade_chains_at_once_keep_capacity_and_leave_nobody_due(committed_app):
     """Two offerings ranked in opposite orders by half the students each: declines on both at
@@ -521,7 +509,7 @@ def test_crossing_upgrade_chains_at_once_keep_capacity_and_leave_nobody_due(comm
     jobs += [(i, "accept") for i in waiting]
     barrier, outcomes = threading.Barrier(len(jobs)), {}
     threads = [
-        threading.Thread(target=_answer_retrying, args=(app_, i, a, barrier, outcomes))
+        threading.Thread(target=_answer, args=(app_, i, a, barrier, outcomes, True))
         for i, a in jobs
     ]
     for t in threads:
