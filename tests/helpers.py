@@ -4,16 +4,21 @@ only from here, conftest, factories and the fixtures' modules)."""
 import io
 import re
 import time
+from datetime import timedelta
+from decimal import Decimal
 from itertools import count
 
 import sqlalchemy as sa
 
 from exchange.accounts.models import DegreeLevel, StudentProfile
 from exchange.applications import operations as app_ops
+from exchange.applications.models import ApplicationStatus
 from exchange.approvals import operations as approval_ops
+from exchange.calls.models import CallStatus
 from exchange.catalogue import importer
 from exchange.catalogue.models import Partner
 from exchange.chains.models import ApprovalChain, ApprovalStepTemplate, ApproverRule, RestartFrom
+from exchange.core.database import utcnow
 from exchange.extensions import db
 from exchange.mail.models import OutboxMail
 
@@ -24,6 +29,7 @@ from .factories import (
     CallFactory,
     OfferingFactory,
     PartnerFactory,
+    UnitFactory,
     student,
 )
 
@@ -148,3 +154,37 @@ def accept_invitation(app, user):
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
     assert login(client, user.email, NEW_PASSWORD).status_code == 302
     return client
+
+
+# --- selection ------------------------------------------------------------------------------
+
+
+def closed_call_tokyo_lyon(gpas, *, unit=None):
+    """A closed call offering Tokyo (2 places) and Lyon (1), and one approved application per
+    GPA ("Student 000", "Student 001", ... in that order), each choosing Tokyo then Lyon and
+    submitted a minute after the one before."""
+    now = utcnow()
+    call = CallFactory(
+        status=CallStatus.CLOSED,
+        opens_at=now - timedelta(days=30),
+        closes_at=now - timedelta(days=1),
+    )
+    tokyo = OfferingFactory(
+        call=call, agreement=AgreementFactory(partner=PartnerFactory(name="Tokyo")), places=2
+    )
+    lyon = OfferingFactory(
+        call=call, agreement=AgreementFactory(partner=PartnerFactory(name="Lyon")), places=1
+    )
+    apps = [
+        ApplicationFactory(
+            call=call,
+            student=student(name=f"Student {i:03d}"),
+            unit=unit or UnitFactory(),
+            status=ApplicationStatus.APPROVED,
+            gpa=Decimal(gpa),
+            choices=[tokyo, lyon],
+            submitted_at=now - timedelta(days=5, minutes=-i),
+        )
+        for i, gpa in enumerate(gpas)
+    ]
+    return call, tokyo, lyon, apps

@@ -2,55 +2,24 @@
 explanations and what changed, override with a reason, commit; the student's own result."""
 
 import re
-from datetime import timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 
 from exchange.applications.models import Application, ApplicationStatus
-from exchange.calls.models import CallStatus
-from exchange.core.database import utcnow
 from exchange.extensions import db
 from exchange.selection.explain import Choice, explanation
 from exchange.selection.models import AllocationRun, SelectionCriterion, SelectionScore
 
 from .conftest import client_for, csrf_token
 from .factories import (
-    AgreementFactory,
-    ApplicationFactory,
-    CallFactory,
-    OfferingFactory,
-    PartnerFactory,
     coordinator,
-    student,
 )
+from .helpers import closed_call_tokyo_lyon
 
 
 def _setup():
-    now = utcnow()
-    call = CallFactory(
-        status=CallStatus.CLOSED,
-        opens_at=now - timedelta(days=30),
-        closes_at=now - timedelta(days=1),
-    )
-    tokyo = OfferingFactory(
-        call=call, agreement=AgreementFactory(partner=PartnerFactory(name="Tokyo")), places=2
-    )
-    lyon = OfferingFactory(
-        call=call, agreement=AgreementFactory(partner=PartnerFactory(name="Lyon")), places=1
-    )
-    apps = [
-        ApplicationFactory(
-            call=call,
-            student=student(name=f"Student {i}"),
-            status=ApplicationStatus.APPROVED,
-            gpa=Decimal(gpa),
-            choices=[tokyo, lyon],
-            submitted_at=now - timedelta(days=5, minutes=-i),
-        )
-        for i, gpa in enumerate(["3.9", "3.7", "3.5", "3.3"])
-    ]
-    return call, tokyo, lyon, apps
+    return closed_call_tokyo_lyon(["3.9", "3.7", "3.5", "3.3"])
 
 
 def _token(client, page):

@@ -3,18 +3,14 @@ score cleared from the grid, offerings of one partner told apart by their terms,
 page in pages (ranked list and changes) with a fixed number of statements."""
 
 import re
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
 from exchange.accounts.models import DegreeLevel
-from exchange.applications.models import ApplicationStatus
-from exchange.calls.models import CallStatus
 from exchange.catalogue.models import AgreementType
 from exchange.core.audit import AuditEvent
-from exchange.core.database import utcnow
 from exchange.extensions import db
 from exchange.selection import queries
 from exchange.selection.models import (
@@ -28,44 +24,20 @@ from exchange.selection.models import (
 from .conftest import client_for, csrf_token
 from .factories import (
     AgreementFactory,
-    ApplicationFactory,
-    CallFactory,
     OfferingFactory,
     PartnerFactory,
     UnitFactory,
     coordinator,
-    student,
 )
+from .helpers import closed_call_tokyo_lyon
 from .statements import StatementCounter
 
 
 def _call_with(n_applicants, unit=None):
-    now = utcnow()
-    call = CallFactory(
-        status=CallStatus.CLOSED,
-        opens_at=now - timedelta(days=30),
-        closes_at=now - timedelta(days=1),
-    )
-    tokyo = OfferingFactory(
-        call=call, agreement=AgreementFactory(partner=PartnerFactory(name="Tokyo")), places=2
-    )
-    lyon = OfferingFactory(
-        call=call, agreement=AgreementFactory(partner=PartnerFactory(name="Lyon")), places=1
-    )
-    apps = [
-        ApplicationFactory(
-            call=call,
-            student=student(name=f"Student {i:03d}"),
-            unit=unit or UnitFactory(),
-            status=ApplicationStatus.APPROVED,
-            gpa=Decimal("4.00") - Decimal(i) / 100,
-            choices=[tokyo, lyon],
-            submitted_at=now - timedelta(days=5, minutes=-i),
-        )
-        for i in range(n_applicants)
-    ]
+    gpas = [Decimal("4.00") - Decimal(i) / 100 for i in range(n_applicants)]
+    found = closed_call_tokyo_lyon(gpas, unit=unit)
     db.session.commit()
-    return call, tokyo, lyon, apps
+    return found
 
 
 def _post(client, path, data):
